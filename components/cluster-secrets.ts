@@ -1,0 +1,125 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as tls from "@pulumi/tls";
+import { certificateSubject } from "../provisioning/pki";
+import { SECRET_PARAMETERS, SecretName, SecretScope, secretParameterName } from "../provisioning/secrets";
+import { ClusterProvisioning, NodeRole } from "../provisioning/types";
+
+export interface ClusterSecretsArgs {
+    /** The cluster whose names go into certificates and whose SSM prefix holds the secrets. */
+    cluster: ClusterProvisioning;
+    tags: Record<string, string>;
+}
+
+/** CA: 10 years; agent certificates: 1 year, renewed by `pulumi up` in their last 30 days. */
+const CA_VALIDITY_HOURS = 10 * 365 * 24;
+const AGENT_VALIDITY_HOURS = 365 * 24;
+const AGENT_EARLY_RENEWAL_HOURS = 30 * 24;
+
+/**
+ * Every secret of a cluster: gossip keys, ACL tokens, the cluster CA and the agents' keys. Each is
+ * a Pulumi secret and is stored as an SSM SecureString encrypted with a KMS key made here; nodes
+ * fetch them at boot with their instance role, so none of them is ever in user data.
+ */
+export class ClusterSecrets extends pulumi.ComponentResource {
+    readonly kmsKeyArn: pulumi.Output<string>;
+    /** PEM of the cluster CA certificate (public: clients need it to trust the agents). */
+    readonly caCertPem: pulumi.Output<string>;
+    readonly consulManagementToken: pulumi.Output<string>;
+    readonly nomadManagementToken: pulumi.Output<string>;
+    /** ARNs of every SSM parameter, so instance roles can depend on them. */
+    readonly parameterArns: pulumi.Output<string>[];
+
+    constructor(name: string, args: ClusterSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("spin-cloud:cluster:ClusterSecrets", name, {}, opts);
+        const parent = { parent: this };
+        const { cluster } = args;
+
+        const key = new aws.kms.Key(`${name}-key`, {
+            description: `spin-cloud ${cluster.clusterName}: encrypts the cluster's SSM parameters`,
+            enableKeyRotation: true,
+            deletionWindowInDays: 30,
+            tags: args.tags,
+        }, parent);
+        new aws.kms.Alias(`${name}-key`, { name: `alias/${cluster.clusterName}`, targetKeyId: key.keyId }, parent);
+
+        const gossipKey = (id: string) => new random.RandomBytes(`${name}-${id}`, { length: 32 }, parent).base64;
+        const token = (id: string) => pulumi.secret(new random.RandomUuid(`${name}-${id}`, {}, {
+            parent: this,
+            additionalSecretOutputs: ["result"],
+        }).result);
+
+        const caKey = new tls.PrivateKey(`${name}-ca`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, parent);
+        const ca = new tls.SelfSignedCert(`${name}-ca`, {
+            privateKeyPem: caKey.privateKeyPem,
+            isCaCertificate: true,
+            validityPeriodHours: CA_VALIDITY_HOURS,
+            allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
+            subject: { commonName: `${cluster.clusterName} cluster CA`, organization: "spin-cloud" },
+        }, parent);
+
+        const agentCert = (role: NodeRole) => {
+            const subject = certificateSubject(role, cluster);
+            const agentKey = new tls.PrivateKey(`${name}-${role}`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, parent);
+            const request = new tls.CertRequest(`${name}-${role}`, {
+                privateKeyPem: agentKey.privateKeyPem,
+                subject: { commonName: subject.commonName, organization: "spin-cloud" },
+                dnsNames: subject.dnsNames,
+                ipAddresses: subject.ipAddresses,
+            }, parent);
+            const cert = new tls.LocallySignedCert(`${name}-${role}`, {
+                certRequestPem: request.certRequestPem,
+                caPrivateKeyPem: caKey.privateKeyPem,
+                caCertPem: ca.certPem,
+                validityPeriodHours: AGENT_VALIDITY_HOURS,
+                earlyRenewalHours: AGENT_EARLY_RENEWAL_HOURS,
+                allowedUses: ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
+            }, parent);
+            return { cert: cert.certPem, key: agentKey.privateKeyPem };
+        };
+        const server = agentCert("server");
+        const client = agentCert("client");
+
+        this.consulManagementToken = token("consul-management-token");
+        this.nomadManagementToken = token("nomad-management-token");
+        const values: Record<`${SecretScope}/${SecretName}`, pulumi.Output<string> | undefined> = {
+            "common/ca-cert": ca.certPem,
+            "common/consul-gossip-key": gossipKey("consul-gossip-key"),
+            "common/consul-agent-token": token("consul-agent-token"),
+            "common/consul-nomad-token": token("consul-nomad-token"),
+            "server/nomad-gossip-key": gossipKey("nomad-gossip-key"),
+            "server/consul-management-token": this.consulManagementToken,
+            "server/nomad-management-token": this.nomadManagementToken,
+            "server/tls-cert": server.cert,
+            "server/tls-key": server.key,
+            "client/tls-cert": client.cert,
+            "client/tls-key": client.key,
+        } as Record<`${SecretScope}/${SecretName}`, pulumi.Output<string> | undefined>;
+
+        this.parameterArns = SECRET_PARAMETERS.map((p) => {
+            const value = values[`${p.scope}/${p.name}`];
+            if (value === undefined) {
+                throw new pulumi.ResourceError(`no value for secret parameter ${p.scope}/${p.name}`, this);
+            }
+            return new aws.ssm.Parameter(`${name}-${p.scope}-${p.name}`, {
+                name: secretParameterName(cluster.ssmPrefix, p.scope, p.name),
+                description: p.description,
+                type: "SecureString",
+                keyId: key.arn,
+                value: pulumi.secret(value),
+                tier: "Standard",
+                tags: args.tags,
+            }, parent).arn;
+        });
+
+        this.kmsKeyArn = key.arn;
+        this.caCertPem = ca.certPem;
+        this.registerOutputs({
+            kmsKeyArn: this.kmsKeyArn,
+            caCertPem: this.caCertPem,
+            consulManagementToken: this.consulManagementToken,
+            nomadManagementToken: this.nomadManagementToken,
+        });
+    }
+}

@@ -1,0 +1,101 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterProvisioning } from "../provisioning/types";
+import { ClusterSecrets } from "./cluster-secrets";
+import { ResolvedSpinCloudArgs, SpinCloudArgs, resolveSpinCloudArgs } from "./config";
+import { Network } from "./network";
+import { NomadCluster } from "./nomad-cluster";
+import { CONSUL_HTTPS_PORT, NOMAD_HTTP_PORT, OperatorCommands, operatorCommands } from "./operator-access";
+
+export interface SpinCloudComponentArgs extends SpinCloudArgs {
+    /** AWS region the cloud runs in (the AWS provider's region). */
+    awsRegion: string;
+    /** Cluster name used in tags, names and the SSM path; default `spin-cloud-<stack>`. */
+    clusterName?: string;
+    /** Extra tags for every resource. */
+    tags?: Record<string, string>;
+}
+
+/** Nomad client class and host volumes every client offers to platform jobs. */
+export const CLIENT_NODE_CLASS = "spin";
+
+/**
+ * The whole cloud on AWS: network, cluster secrets, Nomad + Consul servers and clients.
+ * Arguments are validated before any resource is registered.
+ */
+export class SpinCloud extends pulumi.ComponentResource {
+    readonly settings: ResolvedSpinCloudArgs;
+    readonly cluster: ClusterProvisioning;
+    readonly vpcId: pulumi.Output<string>;
+    readonly serverPrivateIps: pulumi.Output<string[]>;
+    /** Nomad HTTPS API inside the VPC. */
+    readonly nomadAddress: pulumi.Output<string>;
+    /** Consul HTTPS API inside the VPC. */
+    readonly consulAddress: pulumi.Output<string>;
+    readonly clientAsgName: pulumi.Output<string>;
+    readonly caCertPem: pulumi.Output<string>;
+    readonly consulManagementToken: pulumi.Output<string>;
+    readonly nomadManagementToken: pulumi.Output<string>;
+    readonly operatorCommands: pulumi.Output<OperatorCommands>;
+
+    constructor(name: string, args: SpinCloudComponentArgs, opts?: pulumi.ComponentResourceOptions) {
+        const settings = resolveSpinCloudArgs(args);
+        super("spin-cloud:index:SpinCloud", name, {}, opts);
+        const parent = { parent: this };
+        const clusterName = args.clusterName ?? `spin-cloud-${pulumi.getStack()}`;
+        const tags = { "spin-cloud:cluster": clusterName, "managed-by": "pulumi", ...args.tags };
+        this.settings = settings;
+        this.cluster = {
+            clusterName,
+            nomadRegion: settings.nomadRegion,
+            datacenter: settings.datacenter,
+            awsRegion: args.awsRegion,
+            serverCount: settings.serverCount,
+            joinTag: { key: "spin-cloud-join", value: clusterName },
+            ssmPrefix: `/spin-cloud/${clusterName}`,
+        };
+
+        const network = new Network(`${name}-net`, {
+            cidr: settings.vpcCidr,
+            availabilityZoneCount: settings.availabilityZoneCount,
+            natGateways: settings.natGateways,
+            tags,
+        }, parent);
+        const secrets = new ClusterSecrets(`${name}-secrets`, { cluster: this.cluster, tags }, parent);
+        const nomad = new NomadCluster(`${name}-nomad`, {
+            cluster: this.cluster,
+            architecture: settings.architecture,
+            serverInstanceType: settings.serverInstanceType,
+            clientInstanceType: settings.clientInstanceType,
+            clientMinSize: settings.clientMinSize,
+            clientMaxSize: settings.clientMaxSize,
+            clientDesiredSize: settings.clientDesiredSize,
+            rootVolumeSizeGb: settings.rootVolumeSizeGb,
+            privateSubnetIds: network.privateSubnetIds,
+            securityGroupIds: network.securityGroupIds,
+            kmsKeyArn: secrets.kmsKeyArn,
+            clientNodeClass: CLIENT_NODE_CLASS,
+            clientHostVolumes: [],
+            tags,
+            bootDependencies: [secrets],
+        }, parent);
+
+        const firstServerIp = nomad.serverPrivateIps[0];
+        this.vpcId = network.vpcId;
+        this.serverPrivateIps = pulumi.all(nomad.serverPrivateIps);
+        this.nomadAddress = pulumi.interpolate`https://${firstServerIp}:${NOMAD_HTTP_PORT}`;
+        this.consulAddress = pulumi.interpolate`https://${firstServerIp}:${CONSUL_HTTPS_PORT}`;
+        this.clientAsgName = nomad.clientAsgName;
+        this.caCertPem = secrets.caCertPem;
+        this.consulManagementToken = secrets.consulManagementToken;
+        this.nomadManagementToken = secrets.nomadManagementToken;
+        this.operatorCommands = nomad.serverInstanceIds[0].apply((id) => operatorCommands(args.awsRegion, id));
+        this.registerOutputs({
+            vpcId: this.vpcId,
+            serverPrivateIps: this.serverPrivateIps,
+            nomadAddress: this.nomadAddress,
+            consulAddress: this.consulAddress,
+            clientAsgName: this.clientAsgName,
+            operatorCommands: this.operatorCommands,
+        });
+    }
+}

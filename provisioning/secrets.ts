@@ -1,0 +1,51 @@
+/**
+ * The secret material of a cluster and where it lives in SSM Parameter Store. Pulumi writes each
+ * entry as a SecureString under `<ssmPrefix>/<scope>/<name>`; a node's instance role may read only
+ * `common/` and its own role's scope, and its boot script fetches them with
+ * `get-parameters-by-path --with-decryption`.
+ */
+import { NodeRole } from "./types";
+
+export type SecretScope = "common" | NodeRole;
+
+export type SecretName =
+    | "ca-cert"
+    | "consul-gossip-key"
+    | "consul-agent-token"
+    | "consul-nomad-token"
+    | "nomad-gossip-key"
+    | "consul-management-token"
+    | "nomad-management-token"
+    | "tls-cert"
+    | "tls-key";
+
+export interface SecretParameter {
+    readonly scope: SecretScope;
+    readonly name: SecretName;
+    readonly description: string;
+}
+
+/** Every secret parameter of a cluster. A `tls-cert`/`tls-key` pair exists per role. */
+export const SECRET_PARAMETERS: readonly SecretParameter[] = [
+    { scope: "common", name: "ca-cert", description: "PEM certificate of the cluster CA" },
+    { scope: "common", name: "consul-gossip-key", description: "Consul gossip encryption key (base64, 32 bytes)" },
+    { scope: "common", name: "consul-agent-token", description: "Consul ACL token of every Consul agent" },
+    { scope: "common", name: "consul-nomad-token", description: "Consul ACL token Nomad agents use to talk to Consul" },
+    { scope: "server", name: "nomad-gossip-key", description: "Nomad server gossip encryption key (base64, 32 bytes)" },
+    { scope: "server", name: "consul-management-token", description: "Consul initial management ACL token" },
+    { scope: "server", name: "nomad-management-token", description: "Nomad ACL bootstrap (management) token" },
+    { scope: "server", name: "tls-cert", description: "PEM certificate of the servers (server.<region>.nomad, server.<dc>.consul)" },
+    { scope: "server", name: "tls-key", description: "PEM private key of the servers" },
+    { scope: "client", name: "tls-cert", description: "PEM certificate of the Nomad clients (client.<region>.nomad)" },
+    { scope: "client", name: "tls-key", description: "PEM private key of the Nomad clients" },
+];
+
+/** Full SSM parameter name of a secret: `<prefix>/<scope>/<name>`. */
+export function secretParameterName(ssmPrefix: string, scope: SecretScope, name: SecretName): string {
+    return `${ssmPrefix}/${scope}/${name}`;
+}
+
+/** The SSM paths a node of `role` reads at boot, in order. */
+export function secretPathsFor(ssmPrefix: string, role: NodeRole): string[] {
+    return [`${ssmPrefix}/common`, `${ssmPrefix}/${role}`];
+}

@@ -1,0 +1,114 @@
+import * as assert from "assert";
+import { cidrContains, parseIpv4Cidr, planSubnets } from "../components/cidr";
+import { ConfigError, SETTINGS, argsFromConfig, defaults, instanceTypeArchitecture, rejectUnknownKeys, resolveSpinCloudArgs } from "../components/config";
+import { projectFile } from "./harness/stack-config";
+
+function rejects(args: Record<string, unknown>, key: string, valuePart: string, allowedPart: RegExp) {
+    assert.throws(() => resolveSpinCloudArgs(args), (err: unknown) => {
+        assert.ok(err instanceof ConfigError, `expected ConfigError, got ${err}`);
+        assert.strictEqual(err.key, key);
+        assert.ok(err.message.includes(`spin-cloud:${key}`), err.message);
+        assert.ok(err.message.includes(valuePart), err.message);
+        assert.match(err.message, allowedPart);
+        return true;
+    });
+}
+
+describe("settings validation", () => {
+    it("accepts the defaults unchanged", () => {
+        assert.deepStrictEqual(resolveSpinCloudArgs({}), defaults());
+    });
+
+    it("rejects an even or too small server count", () => {
+        rejects({ serverCount: 4 }, "serverCount", "4", /odd number from 3 to 9/);
+        rejects({ serverCount: 1 }, "serverCount", "1", /odd number/);
+        rejects({ serverCount: 2.5 }, "serverCount", "2.5", /odd number/);
+        assert.strictEqual(resolveSpinCloudArgs({ serverCount: 5 }).serverCount, 5);
+    });
+
+    it("rejects client min above max and desired outside the bounds", () => {
+        rejects({ clientMinSize: 5, clientMaxSize: 3, clientDesiredSize: 3 }, "clientMinSize", "5", /at most spin-cloud:clientMaxSize \(3\)/);
+        rejects({ clientMinSize: 2, clientMaxSize: 3, clientDesiredSize: 4 }, "clientDesiredSize", "4", /from 2 to 3/);
+    });
+
+    it("rejects fewer than two availability zones", () => {
+        rejects({ availabilityZoneCount: 1 }, "availabilityZoneCount", "1", /from 2 to 6/);
+        rejects({ availabilityZoneCount: 7 }, "availabilityZoneCount", "7", /from 2 to 6/);
+    });
+
+    it("rejects invalid CIDRs", () => {
+        for (const bad of ["10.0.0.0", "10.0.0.0/33", "300.1.1.0/16", "10.0.0.1/16", "10.0.0.0/8", "10.0.0.0/26", "banana"]) {
+            rejects({ vpcCidr: bad }, "vpcCidr", JSON.stringify(bad), /CIDR form from \/16 to \/24/);
+        }
+    });
+
+    it("rejects an unknown architecture and instance types of the other architecture", () => {
+        rejects({ architecture: "riscv64" }, "architecture", "riscv64", /'arm64', 'x86_64'/);
+        rejects({ serverInstanceType: "m7i.large" }, "serverInstanceType", "m7i.large", /arm64 instance type/);
+        rejects({ architecture: "x86_64", clientInstanceType: "m7i.large" }, "serverInstanceType", "t4g.medium", /x86_64 instance type/);
+        rejects({ clientInstanceType: "large" }, "clientInstanceType", "large", /EC2 instance type/);
+        const x86 = resolveSpinCloudArgs({ architecture: "x86_64", serverInstanceType: "t3.medium", clientInstanceType: "m7i.large" });
+        assert.strictEqual(x86.architecture, "x86_64");
+    });
+
+    it("rejects unknown NAT modes and names unfit for TLS names", () => {
+        rejects({ natGateways: "none" }, "natGateways", "none", /'single', 'perAz'/);
+        rejects({ datacenter: "DC_1" }, "datacenter", "DC_1", /lowercase letters/);
+        rejects({ rootVolumeSizeGb: 8 }, "rootVolumeSizeGb", "8", /from 20 to 1000/);
+    });
+
+    it("parses integers from stack config and names a non-number", () => {
+        const values: Record<string, string> = { serverCount: "5", vpcCidr: "10.1.0.0/16" };
+        assert.deepStrictEqual(argsFromConfig((k) => values[k]), { serverCount: 5, vpcCidr: "10.1.0.0/16" });
+        assert.throws(() => argsFromConfig((k) => (k === "clientMaxSize" ? "many" : undefined)),
+            /spin-cloud:clientMaxSize = "many" is not allowed: an integer/);
+    });
+
+    it("classifies Graviton instance families as arm64", () => {
+        assert.strictEqual(instanceTypeArchitecture("t4g.small"), "arm64");
+        assert.strictEqual(instanceTypeArchitecture("c7gn.large"), "arm64");
+        assert.strictEqual(instanceTypeArchitecture("r8gd.xlarge"), "arm64");
+        assert.strictEqual(instanceTypeArchitecture("m7i.large"), "x86_64");
+        assert.strictEqual(instanceTypeArchitecture("t3a.micro"), "x86_64");
+    });
+
+    it("Pulumi.yaml declares exactly the settings, with the same types and defaults", () => {
+        const declared = projectFile().config;
+        assert.deepStrictEqual(Object.keys(declared).sort(), Object.keys(SETTINGS).sort());
+        for (const [key, setting] of Object.entries(SETTINGS)) {
+            assert.strictEqual(declared[key].type, setting.type, key);
+            assert.deepStrictEqual(declared[key].default, setting.default, key);
+            assert.ok(declared[key].description, `${key} has a description`);
+        }
+    });
+});
+
+describe("subnet plan", () => {
+    it("carves disjoint private and public subnets inside the VPC, one per zone", () => {
+        const plan = planSubnets("10.40.0.0/16", 3);
+        assert.deepStrictEqual(plan.privateSubnets, ["10.40.0.0/20", "10.40.16.0/20", "10.40.32.0/20"]);
+        assert.deepStrictEqual(plan.publicSubnets, ["10.40.128.0/20", "10.40.144.0/20", "10.40.160.0/20"]);
+        const vpc = parseIpv4Cidr("10.40.0.0/16")!;
+        const all = [...plan.privateSubnets, ...plan.publicSubnets].map((c) => parseIpv4Cidr(c)!);
+        for (const [i, a] of all.entries()) {
+            assert.ok(cidrContains(vpc, a));
+            for (const b of all.slice(i + 1)) {
+                assert.ok(!cidrContains(a, b) && !cidrContains(b, a), "subnets overlap");
+            }
+        }
+    });
+
+    it("works for the smallest allowed VPC and the most zones", () => {
+        const plan = planSubnets("192.168.4.0/24", 6);
+        assert.strictEqual(plan.privateSubnets[5], "192.168.4.80/28");
+        assert.strictEqual(plan.publicSubnets[5], "192.168.4.208/28");
+    });
+});
+
+describe("unknown settings", () => {
+    it("names a misspelt spin-cloud key and ignores other namespaces", () => {
+        assert.throws(() => rejectUnknownKeys(["aws:region", "spin-cloud:serverCont"]),
+            /spin-cloud:serverCont = "\(set\)" is not allowed: an existing setting; known settings are .*serverCount/);
+        assert.doesNotThrow(() => rejectUnknownKeys(["aws:region", "spin-cloud:serverCount", "other:thing"]));
+    });
+});
