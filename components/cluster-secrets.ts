@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
-import { certificateSubject } from "../provisioning/pki";
+import { AGENT_CERT_ALLOWED_USES, certificateSubject } from "../provisioning/pki";
 import { SECRET_PARAMETERS, SecretName, SecretScope, secretParameterName } from "../provisioning/secrets";
 import { ClusterProvisioning, NodeRole } from "../provisioning/types";
 
@@ -74,7 +74,7 @@ export class ClusterSecrets extends pulumi.ComponentResource {
                 caCertPem: ca.certPem,
                 validityPeriodHours: AGENT_VALIDITY_HOURS,
                 earlyRenewalHours: AGENT_EARLY_RENEWAL_HOURS,
-                allowedUses: ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
+                allowedUses: [...AGENT_CERT_ALLOWED_USES],
             }, parent);
             return { cert: cert.certPem, key: agentKey.privateKeyPem };
         };
@@ -83,11 +83,12 @@ export class ClusterSecrets extends pulumi.ComponentResource {
 
         this.consulManagementToken = token("consul-management-token");
         this.nomadManagementToken = token("nomad-management-token");
-        const values: Record<`${SecretScope}/${SecretName}`, pulumi.Output<string> | undefined> = {
+        const values: Partial<Record<`${SecretScope}/${SecretName}`, pulumi.Output<string>>> = {
             "common/ca-cert": ca.certPem,
             "common/consul-gossip-key": gossipKey("consul-gossip-key"),
             "common/consul-agent-token": token("consul-agent-token"),
             "common/consul-nomad-token": token("consul-nomad-token"),
+            "common/consul-dns-token": token("consul-dns-token"),
             "server/nomad-gossip-key": gossipKey("nomad-gossip-key"),
             "server/consul-management-token": this.consulManagementToken,
             "server/nomad-management-token": this.nomadManagementToken,
@@ -95,7 +96,7 @@ export class ClusterSecrets extends pulumi.ComponentResource {
             "server/tls-key": server.key,
             "client/tls-cert": client.cert,
             "client/tls-key": client.key,
-        } as Record<`${SecretScope}/${SecretName}`, pulumi.Output<string> | undefined>;
+        };
 
         this.parameterArns = SECRET_PARAMETERS.map((p) => {
             const value = values[`${p.scope}/${p.name}`];

@@ -13,6 +13,7 @@ export type SecretName =
     | "consul-gossip-key"
     | "consul-agent-token"
     | "consul-nomad-token"
+    | "consul-dns-token"
     | "nomad-gossip-key"
     | "consul-management-token"
     | "nomad-management-token"
@@ -31,6 +32,7 @@ export const SECRET_PARAMETERS: readonly SecretParameter[] = [
     { scope: "common", name: "consul-gossip-key", description: "Consul gossip encryption key (base64, 32 bytes)" },
     { scope: "common", name: "consul-agent-token", description: "Consul ACL token of every Consul agent" },
     { scope: "common", name: "consul-nomad-token", description: "Consul ACL token Nomad agents use to talk to Consul" },
+    { scope: "common", name: "consul-dns-token", description: "Consul ACL token the agents use to answer DNS queries" },
     { scope: "server", name: "nomad-gossip-key", description: "Nomad server gossip encryption key (base64, 32 bytes)" },
     { scope: "server", name: "consul-management-token", description: "Consul initial management ACL token" },
     { scope: "server", name: "nomad-management-token", description: "Nomad ACL bootstrap (management) token" },

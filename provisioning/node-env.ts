@@ -1,0 +1,138 @@
+/**
+ * The node env file (NODE_LAYOUT.envFile): the node's non-secret parameters as `KEY='value'`
+ * lines, which install.sh and bootstrap.sh source (`set -a` exports them, so the Consul and Nomad
+ * CLIs also pick up their `CONSUL_HTTP_ADDR` / `NOMAD_ADDR` / `NOMAD_CACERT` variables).
+ *
+ * Deterministic: a fixed key order, values single-quoted (a `'` inside becomes `'\''`), so any
+ * POSIX shell reads back exactly the value written. Never holds a secret: only SSM paths and names.
+ */
+import { consulAgentConfig } from "./consul-config";
+import { CONSUL_ACL_POLICIES } from "./consul-acl-policies";
+import { NODE_LAYOUT } from "./layout";
+import { nomadAgentConfig } from "./nomad-config";
+import { SECRET_PARAMETERS, secretPathsFor } from "./secrets";
+import { assertNever, NodeProvisioning } from "./types";
+import { CONSUL, debianArchitecture, HASHICORP_APT, NOMAD, SPIN, spinArtifact } from "./versions";
+
+export type EnvEntry = readonly [key: string, value: string];
+
+/** Nomad's default HTTP port (Nomad agent configuration `ports.http`, default 4646). */
+export const NOMAD_HTTP_PORT = 4646;
+
+const KEY = /^[A-Z_][A-Z0-9_]*$/;
+
+/** `value` as one POSIX-shell single-quoted word. */
+export function shellQuote(value: string): string {
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function roleEntries(node: NodeProvisioning): EnvEntry[] {
+    switch (node.role) {
+        case "server": {
+            const entries: EnvEntry[] = [["CONSUL_ACL_POLICY_COUNT", String(CONSUL_ACL_POLICIES.length)]];
+            CONSUL_ACL_POLICIES.forEach((policy, i) => {
+                entries.push(
+                    [`CONSUL_ACL_POLICY_${i}_NAME`, policy.name],
+                    [`CONSUL_ACL_POLICY_${i}_DESCRIPTION`, policy.description],
+                    [`CONSUL_ACL_POLICY_${i}_TOKEN`, policy.token],
+                );
+            });
+            return entries;
+        }
+        case "client": {
+            const spin = spinArtifact(node.architecture);
+            return [
+                ["SPIN_VERSION", SPIN.version],
+                ["SPIN_URL", spin.url],
+                ["SPIN_SHA256", spin.sha256],
+                ["SPIN_BINARY", NODE_LAYOUT.spin.binary],
+            ];
+        }
+        default:
+            return assertNever(node, "node role");
+    }
+}
+
+/**
+ * How the local CLIs reach the local agents, derived from the rendered agent configs: Consul's
+ * plain HTTP listener on its `client_addr` (loopback), Nomad's HTTP API over TLS on loopback
+ * (its certificates carry a 127.0.0.1 SAN).
+ */
+function cliEntries(node: NodeProvisioning): EnvEntry[] {
+    const consul = consulAgentConfig(node);
+    const nomad = nomadAgentConfig(node);
+    const nomadScheme = nomad.tls.http ? "https" : "http";
+    return [
+        ["CONSUL_HTTP_ADDR", `http://${consul.client_addr}:${consul.ports.http}`],
+        ["NOMAD_ADDR", `${nomadScheme}://127.0.0.1:${NOMAD_HTTP_PORT}`],
+        ["NOMAD_CACERT", nomad.tls.ca_file],
+    ];
+}
+
+/** Every key and value of the env file, in file order. */
+export function nodeEnvEntries(node: NodeProvisioning): readonly EnvEntry[] {
+    const { cluster } = node;
+    const [commonPath, rolePath] = secretPathsFor(cluster.ssmPrefix, node.role);
+    const secretNames = SECRET_PARAMETERS.filter((p) => p.scope === "common" || p.scope === node.role).map((p) => p.name);
+    return [
+        ["SPIN_CLOUD_CLUSTER", cluster.clusterName],
+        ["SPIN_CLOUD_ROLE", node.role],
+        ["NODE_ARCH", node.architecture],
+        ["DEB_ARCH", debianArchitecture(node.architecture)],
+        ["AWS_REGION", cluster.awsRegion],
+        ["SSM_PREFIX", cluster.ssmPrefix],
+        ["SSM_PATH_COMMON", commonPath],
+        ["SSM_PATH_ROLE", rolePath],
+        ["SSM_SECRET_NAMES", secretNames.join(" ")],
+        ["CONSUL_VERSION", CONSUL.version],
+        ["CONSUL_PACKAGE_VERSION", CONSUL.packageVersion],
+        ["NOMAD_VERSION", NOMAD.version],
+        ["NOMAD_PACKAGE_VERSION", NOMAD.packageVersion],
+        ["HASHICORP_APT_URL", HASHICORP_APT.url],
+        ["HASHICORP_APT_KEY_URL", HASHICORP_APT.keyUrl],
+        ["HASHICORP_APT_KEY_FINGERPRINT", HASHICORP_APT.keyFingerprint],
+        ["HASHICORP_APT_KEYRING", HASHICORP_APT.keyring],
+        ["HASHICORP_APT_SOURCES_LIST", HASHICORP_APT.sourcesList],
+        ["SPIN_CLOUD_ROOT", NODE_LAYOUT.root],
+        ["SCRIPT_DIR", NODE_LAYOUT.scriptDir],
+        ["CONSUL_CONFIG_DIR", NODE_LAYOUT.consul.configDir],
+        ["CONSUL_CONFIG_FILE", NODE_LAYOUT.consul.configFile],
+        ["CONSUL_SECRETS_FILE", NODE_LAYOUT.consul.secretsFile],
+        ["CONSUL_DATA_DIR", NODE_LAYOUT.consul.dataDir],
+        ["CONSUL_POLICY_DIR", NODE_LAYOUT.consul.policyDir],
+        ["CONSUL_USER", NODE_LAYOUT.consul.user],
+        ["NOMAD_CONFIG_DIR", NODE_LAYOUT.nomad.configDir],
+        ["NOMAD_CONFIG_FILE", NODE_LAYOUT.nomad.configFile],
+        ["NOMAD_SECRETS_FILE", NODE_LAYOUT.nomad.secretsFile],
+        ["NOMAD_DATA_DIR", NODE_LAYOUT.nomad.dataDir],
+        ["NOMAD_USER", NODE_LAYOUT.nomad.user],
+        ["TLS_DIR", NODE_LAYOUT.tls.dir],
+        ["TLS_CA_FILE", NODE_LAYOUT.tls.caFile],
+        ["TLS_CERT_FILE", NODE_LAYOUT.tls.certFile],
+        ["TLS_KEY_FILE", NODE_LAYOUT.tls.keyFile],
+        ["RESOLVED_DROP_IN", NODE_LAYOUT.resolvedDropIn],
+        ...cliEntries(node),
+        ...roleEntries(node),
+    ];
+}
+
+/** The content of NODE_LAYOUT.envFile. */
+export function renderNodeEnv(node: NodeProvisioning): string {
+    const seen = new Set<string>();
+    const lines = nodeEnvEntries(node).map(([key, value]) => {
+        if (!KEY.test(key) || seen.has(key)) {
+            throw new Error(`node env: invalid or duplicate key ${JSON.stringify(key)}`);
+        }
+        if (/[\0\r\n]/.test(value)) {
+            throw new Error(`node env: value of ${key} contains a line break or NUL`);
+        }
+        seen.add(key);
+        return `${key}=${shellQuote(value)}`;
+    });
+    return [
+        "# spin-cloud node parameters, generated by provisioning/node-env.ts. No secrets here.",
+        "# shellcheck disable=SC2034 # every variable is for the scripts that source this file",
+        ...lines,
+        "",
+    ].join("\n");
+}

@@ -1,0 +1,93 @@
+/**
+ * THE pinned versions of everything a node installs. Nothing else in the project names a version.
+ *
+ * Sources (checked when pinned):
+ * - Nomad 1.11.2: hashicorp/nomad CHANGELOG.md, "## 1.11.2 (February 11, 2026)".
+ * - Consul 1.22.0: hashicorp/consul CHANGELOG.md at tag v1.22.0 (entry dated October 24, 2025).
+ * - Debian package versions: HashiCorp's apt repository names its builds `<version>-1`
+ *   (e.g. `apt-get install nomad=1.6.3-1`, `consul=1.12.2-1` in HashiCorp-repo install scripts).
+ * - Spin 3.4.0: spinframework/homebrew-tap Formula/spin.rb (version "3.4.0"), whose sha256 values
+ *   are copied by the tap's bump script from the release's published checksums file.
+ */
+import { Architecture, assertNever } from "./types";
+
+export interface HashicorpPackage {
+    /** Debian package name in apt.releases.hashicorp.com. */
+    readonly name: "consul" | "nomad";
+    /** Upstream release, as `consul version` / `nomad version` prints it. */
+    readonly version: string;
+    /** Exact Debian version string to pin with `apt-get install <name>=<packageVersion>`. */
+    readonly packageVersion: string;
+}
+
+export const CONSUL: HashicorpPackage = { name: "consul", version: "1.22.0", packageVersion: "1.22.0-1" };
+export const NOMAD: HashicorpPackage = { name: "nomad", version: "1.11.2", packageVersion: "1.11.2-1" };
+
+/**
+ * HashiCorp's apt repository, per HashiCorp's install instructions (key from
+ * https://apt.releases.hashicorp.com/gpg, `gpg --dearmor` into
+ * /usr/share/keyrings/hashicorp-archive-keyring.gpg, then
+ * `deb [arch=… signed-by=<keyring>] https://apt.releases.hashicorp.com <codename> main`).
+ * The key's fingerprint is pinned so a swapped key file is refused, not trusted; it is the
+ * fingerprint HashiCorp's packaging key is known by (`NO_PUBKEY AA16FCBCA621E701` in
+ * hashicorp/terraform#32622 is its long ID).
+ */
+export const HASHICORP_APT = {
+    url: "https://apt.releases.hashicorp.com",
+    keyUrl: "https://apt.releases.hashicorp.com/gpg",
+    keyFingerprint: "798AEC654E5C15428C8E42EEAA16FCBCA621E701",
+    keyring: "/usr/share/keyrings/hashicorp-archive-keyring.gpg",
+    sourcesList: "/etc/apt/sources.list.d/hashicorp.list",
+} as const;
+
+/** One downloadable Spin release asset and its published sha256. */
+export interface SpinArtifact {
+    readonly url: string;
+    readonly sha256: string;
+}
+
+export interface SpinRelease {
+    readonly version: string;
+    readonly artifacts: Readonly<Record<Architecture, SpinArtifact>>;
+}
+
+const SPIN_VERSION = "3.4.0";
+const SPIN_DOWNLOAD = `https://github.com/spinframework/spin/releases/download/v${SPIN_VERSION}`;
+
+export const SPIN: SpinRelease = {
+    version: SPIN_VERSION,
+    artifacts: {
+        arm64: {
+            url: `${SPIN_DOWNLOAD}/spin-v${SPIN_VERSION}-linux-aarch64.tar.gz`,
+            sha256: "07e4b15a24bbacf70df8de419505f8317d4c890050504c546e35157beceb25a4",
+        },
+        x86_64: {
+            url: `${SPIN_DOWNLOAD}/spin-v${SPIN_VERSION}-linux-amd64.tar.gz`,
+            sha256: "d8286b5feaa9c17eca4fd173d14cb9a4783a40bbb9c40fe8a80c33dcc19f9fd2",
+        },
+    },
+};
+
+/** The Spin tarball of a node's architecture. */
+export function spinArtifact(architecture: Architecture): SpinArtifact {
+    switch (architecture) {
+        case "arm64":
+            return SPIN.artifacts.arm64;
+        case "x86_64":
+            return SPIN.artifacts.x86_64;
+        default:
+            return assertNever(architecture, "architecture");
+    }
+}
+
+/** Debian's name for an architecture (`dpkg --print-architecture`), used in the apt source line. */
+export function debianArchitecture(architecture: Architecture): "arm64" | "amd64" {
+    switch (architecture) {
+        case "arm64":
+            return "arm64";
+        case "x86_64":
+            return "amd64";
+        default:
+            return assertNever(architecture, "architecture");
+    }
+}
