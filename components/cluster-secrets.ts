@@ -28,6 +28,8 @@ export class ClusterSecrets extends pulumi.ComponentResource {
     readonly caCertPem: pulumi.Output<string>;
     readonly consulManagementToken: pulumi.Output<string>;
     readonly nomadManagementToken: pulumi.Output<string>;
+    /** Consul token of Traefik's catalog provider; handed to the Traefik job as a Nomad Variable. */
+    readonly consulTraefikToken: pulumi.Output<string>;
     /** ARNs of every SSM parameter, so instance roles can depend on them. */
     readonly parameterArns: pulumi.Output<string>[];
 
@@ -83,6 +85,7 @@ export class ClusterSecrets extends pulumi.ComponentResource {
 
         this.consulManagementToken = token("consul-management-token");
         this.nomadManagementToken = token("nomad-management-token");
+        this.consulTraefikToken = token("consul-traefik-token");
         const values: Partial<Record<`${SecretScope}/${SecretName}`, pulumi.Output<string>>> = {
             "common/ca-cert": ca.certPem,
             "common/consul-gossip-key": gossipKey("consul-gossip-key"),
@@ -92,6 +95,7 @@ export class ClusterSecrets extends pulumi.ComponentResource {
             "server/nomad-gossip-key": gossipKey("nomad-gossip-key"),
             "server/consul-management-token": this.consulManagementToken,
             "server/nomad-management-token": this.nomadManagementToken,
+            "server/consul-traefik-token": this.consulTraefikToken,
             "server/tls-cert": server.cert,
             "server/tls-key": server.key,
             "client/tls-cert": client.cert,

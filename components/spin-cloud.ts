@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { CLIENT_NODE_CLASS } from "../provisioning/platform";
 import { ClusterProvisioning } from "../provisioning/types";
 import { ClusterSecrets } from "./cluster-secrets";
 import { ResolvedSpinCloudArgs, SpinCloudArgs, resolveSpinCloudArgs } from "./config";
@@ -14,9 +15,6 @@ export interface SpinCloudComponentArgs extends SpinCloudArgs {
     /** Extra tags for every resource. */
     tags?: Record<string, string>;
 }
-
-/** Nomad client class and host volumes every client offers to platform jobs. */
-export const CLIENT_NODE_CLASS = "spin";
 
 /**
  * The whole cloud on AWS: network, cluster secrets, Nomad + Consul servers and clients.

@@ -13,7 +13,7 @@ export type ConsulPolicyRules = Readonly<
     Record<string, ConsulPolicyDisposition | Readonly<Record<string, { readonly policy: ConsulPolicyDisposition }>>>
 >;
 
-export type ConsulAgentTokenName = Extract<SecretName, "consul-agent-token" | "consul-nomad-token" | "consul-dns-token">;
+export type ConsulAgentTokenName = Extract<SecretName, "consul-agent-token" | "consul-nomad-token" | "consul-dns-token" | "consul-traefik-token">;
 
 export interface ConsulAclPolicy {
     /** Policy name; also the file name under `NODE_LAYOUT.consul.policyDir`. */
@@ -66,6 +66,16 @@ export const CONSUL_ACL_POLICIES: readonly ConsulAclPolicy[] = [
             query_prefix: everything("read"),
         },
         token: "consul-dns-token",
+    },
+    {
+        // Traefik's Consul catalog provider lists services and their nodes, nothing more.
+        name: "traefik",
+        description: "Traefik: read the service catalog to build routes",
+        rules: {
+            node_prefix: everything("read"),
+            service_prefix: everything("read"),
+        },
+        token: "consul-traefik-token",
     },
 ];
 

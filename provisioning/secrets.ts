@@ -14,6 +14,7 @@ export type SecretName =
     | "consul-agent-token"
     | "consul-nomad-token"
     | "consul-dns-token"
+    | "consul-traefik-token"
     | "nomad-gossip-key"
     | "consul-management-token"
     | "nomad-management-token"
@@ -35,6 +36,7 @@ export const SECRET_PARAMETERS: readonly SecretParameter[] = [
     { scope: "common", name: "consul-dns-token", description: "Consul ACL token the agents use to answer DNS queries" },
     { scope: "server", name: "nomad-gossip-key", description: "Nomad server gossip encryption key (base64, 32 bytes)" },
     { scope: "server", name: "consul-management-token", description: "Consul initial management ACL token" },
+    { scope: "server", name: "consul-traefik-token", description: "Consul ACL token of Traefik's Consul catalog provider (servers create it)" },
     { scope: "server", name: "nomad-management-token", description: "Nomad ACL bootstrap (management) token" },
     { scope: "server", name: "tls-cert", description: "PEM certificate of the servers (server.<region>.nomad, server.<dc>.consul)" },
     { scope: "server", name: "tls-key", description: "PEM private key of the servers" },

@@ -267,7 +267,7 @@ describe("consul ACL policies", () => {
     const byToken = new Map(CONSUL_ACL_POLICIES.map((p) => [p.token, p]));
 
     it("has one uniquely named policy per agent token", () => {
-        assert.deepEqual([...byToken.keys()].sort(), ["consul-agent-token", "consul-dns-token", "consul-nomad-token"]);
+        assert.deepEqual([...byToken.keys()].sort(), ["consul-agent-token", "consul-dns-token", "consul-nomad-token", "consul-traefik-token"]);
         assert.equal(new Set(CONSUL_ACL_POLICIES.map((p) => p.name)).size, CONSUL_ACL_POLICIES.length);
         for (const policy of CONSUL_ACL_POLICIES) {
             assert.match(policy.name, /^[A-Za-z0-9_-]+$/);

@@ -183,11 +183,11 @@ describe("bootstrap.sh (against stub commands)", function () {
             }
             const consulLog = log(box, "consul.log");
             assert.match(consulLog, /^acl policy create -name consul-agent -description .* -rules @\S+consul-agent\.json\|/m);
-            for (const token of ["consul-agent-token", "consul-nomad-token", "consul-dns-token"] as const) {
+            for (const token of ["consul-agent-token", "consul-nomad-token", "consul-dns-token", "consul-traefik-token"] as const) {
                 const policies = CONSUL_ACL_POLICIES.filter((p) => p.token === token).map((p) => `-policy-name ${p.name}`).join(" ");
                 assert.ok(consulLog.includes(`acl token create -description spin-cloud ${token} ${policies} -secret=${s(token)}|${s("consul-management-token")}`), consulLog);
             }
-            const tokens = [s("consul-agent-token"), s("consul-nomad-token"), s("consul-dns-token")].sort();
+            const tokens = [s("consul-agent-token"), s("consul-nomad-token"), s("consul-dns-token"), s("consul-traefik-token")].sort();
             assert.deepStrictEqual(log(box, "tokens").trim().split("\n").sort(), tokens);
             assert.strictEqual(log(box, "nomad-bootstrap-input"), `${s("nomad-management-token")}\n`);
             const systemd = log(box, "systemctl.log").trim().split("\n");

@@ -1,0 +1,126 @@
+/**
+ * The part of Nomad's job API (`PUT /v1/jobs`, `components.schemas.Job` in Nomad's OpenAPI
+ * document) that spin-cloud's job builders use. Field names are Nomad's JSON names; durations
+ * are integers in nanoseconds, as the API takes them. Builders return these objects; the
+ * Nomad binding registers them with `json: true`.
+ */
+
+/** Nomad API durations are nanoseconds. */
+export const SECOND_NS = 1_000_000_000;
+export const seconds = (n: number): number => n * SECOND_NS;
+export const minutes = (n: number): number => seconds(60 * n);
+
+export interface NomadPort { Label: string; Value?: number; To?: number; HostNetwork?: string }
+export interface NomadNetwork { Mode?: string; ReservedPorts?: NomadPort[]; DynamicPorts?: NomadPort[] }
+export interface NomadConstraint { LTarget?: string; RTarget?: string; Operand: string }
+export interface NomadSpread { Attribute: string; Weight?: number }
+export interface NomadResources { CPU: number; MemoryMB: number; MemoryMaxMB?: number }
+
+export interface NomadServiceCheck {
+    Name?: string;
+    Type: "http" | "tcp" | "script" | "grpc";
+    Path?: string;
+    Protocol?: string;
+    PortLabel?: string;
+    Interval: number;
+    Timeout: number;
+    Method?: string;
+    Header?: Record<string, string[]>;
+}
+
+export interface NomadService {
+    Name: string;
+    PortLabel: string;
+    Provider?: "consul" | "nomad";
+    Tags?: string[];
+    CanaryTags?: string[];
+    Meta?: Record<string, string>;
+    Checks?: NomadServiceCheck[];
+}
+
+export interface NomadArtifact {
+    GetterSource: string;
+    /** Must carry `checksum: "sha256:<hex>"`: every download is pinned. */
+    GetterOptions: Record<string, string>;
+    GetterMode?: "any" | "file" | "dir";
+    RelativeDest?: string;
+}
+
+export interface NomadTemplate {
+    EmbeddedTmpl: string;
+    DestPath: string;
+    ChangeMode?: "noop" | "restart" | "signal";
+    ChangeSignal?: string;
+    Perms?: string;
+    Envvars?: boolean;
+}
+
+export interface NomadVolumeRequest { Name: string; Type: "host" | "csi"; Source: string; ReadOnly?: boolean }
+export interface NomadVolumeMount { Volume: string; Destination: string; ReadOnly?: boolean }
+
+export interface NomadTask {
+    Name: string;
+    Driver: "exec" | "raw_exec" | "docker";
+    Config: Record<string, unknown>;
+    User?: string;
+    Env?: Record<string, string>;
+    Artifacts?: NomadArtifact[];
+    Templates?: NomadTemplate[];
+    Services?: NomadService[];
+    Resources: NomadResources;
+    VolumeMounts?: NomadVolumeMount[];
+    KillTimeout?: number;
+    KillSignal?: string;
+    Meta?: Record<string, string>;
+}
+
+export interface NomadRestartPolicy { Attempts: number; Interval: number; Delay: number; Mode: "fail" | "delay" }
+export interface NomadReschedulePolicy { Attempts?: number; Interval?: number; Delay: number; DelayFunction: string; MaxDelay: number; Unlimited: boolean }
+
+export interface NomadUpdateStrategy {
+    MaxParallel: number;
+    HealthCheck?: "checks" | "task_states" | "manual";
+    MinHealthyTime: number;
+    HealthyDeadline: number;
+    ProgressDeadline: number;
+    AutoRevert: boolean;
+    AutoPromote?: boolean;
+    Canary?: number;
+    Stagger?: number;
+}
+
+export interface NomadTaskGroup {
+    Name: string;
+    Count?: number;
+    Networks?: NomadNetwork[];
+    Services?: NomadService[];
+    Tasks: NomadTask[];
+    Volumes?: Record<string, NomadVolumeRequest>;
+    Spreads?: NomadSpread[];
+    Constraints?: NomadConstraint[];
+    RestartPolicy?: NomadRestartPolicy;
+    ReschedulePolicy?: NomadReschedulePolicy;
+    Update?: NomadUpdateStrategy;
+    EphemeralDisk?: { SizeMB: number; Migrate?: boolean; Sticky?: boolean };
+    Meta?: Record<string, string>;
+}
+
+export interface NomadJob {
+    ID: string;
+    Name: string;
+    Type: "service" | "system" | "batch";
+    Region?: string;
+    Namespace?: string;
+    Datacenters: string[];
+    Priority?: number;
+    Constraints?: NomadConstraint[];
+    Spreads?: NomadSpread[];
+    Update?: NomadUpdateStrategy;
+    TaskGroups: NomadTaskGroup[];
+    Meta?: Record<string, string>;
+}
+
+/** The jobspec text the Nomad provider registers with `json: true`. Deterministic. */
+export function renderJobspec(job: NomadJob): string {
+    return JSON.stringify({ Job: job }, null, 2) + "\n";
+}
