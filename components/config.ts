@@ -37,13 +37,25 @@ export interface SpinCloudArgs {
     datacenter?: string;
     /** Size of every node's encrypted gp3 root volume, GiB. */
     rootVolumeSizeGb?: number;
+    /**
+     * DNS domain under which apps get names (`<app>.<appsDomain>`); needs `hostedZoneId`. Empty:
+     * no domain, apps are served over HTTP on the load balancer's name by path (see README).
+     */
+    appsDomain?: string;
+    /** Route 53 hosted zone that holds `appsDomain` (for the ACM certificate and app records). */
+    hostedZoneId?: string;
+    /**
+     * IPv4 CIDRs of the operators (and of wherever `pulumi up` runs): only they reach the Nomad,
+     * Consul, Traefik dashboard and Bindle endpoints. At least one; never the whole internet.
+     */
+    operatorCidrs?: string[];
 }
 
 export type ResolvedSpinCloudArgs = Required<SpinCloudArgs>;
 type SettingKey = keyof SpinCloudArgs;
 
 interface Setting<K extends SettingKey> {
-    readonly type: "integer" | "string";
+    readonly type: "integer" | "string" | "array";
     readonly default: ResolvedSpinCloudArgs[K];
     readonly description: string;
 }
@@ -62,6 +74,9 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting<K> } = {
     nomadRegion: { type: "string", default: "global", description: "Nomad region name." },
     datacenter: { type: "string", default: "dc1", description: "Consul and Nomad datacenter name." },
     rootVolumeSizeGb: { type: "integer", default: 30, description: "Encrypted gp3 root volume size of every node, GiB (20-1000)." },
+    appsDomain: { type: "string", default: "", description: "Domain for app names (<app>.<appsDomain>, TLS by ACM); empty for HTTP on the load balancer name. Needs hostedZoneId." },
+    hostedZoneId: { type: "string", default: "", description: "Route 53 hosted zone id of appsDomain (empty when appsDomain is empty)." },
+    operatorCidrs: { type: "array", default: [], description: "IPv4 CIDRs allowed to reach Nomad, Consul, the Traefik dashboard and Bindle (include where pulumi up runs). Required; never 0.0.0.0/0." },
 };
 
 /** A setting with a value that is not allowed. The message names key, value and what is allowed. */
@@ -137,7 +152,44 @@ export function resolveSpinCloudArgs(args: SpinCloudArgs): ResolvedSpinCloudArgs
         }
     }
     integerIn("rootVolumeSizeGb", merged.rootVolumeSizeGb, 20, 1000);
+    validateDomain(merged.appsDomain, merged.hostedZoneId);
+    validateOperatorCidrs(merged.operatorCidrs);
     return merged;
+}
+
+const DNS_NAME_PATTERN = /^(?=.{4,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const HOSTED_ZONE_PATTERN = /^Z[A-Z0-9]{1,31}$/;
+/** Operator networks wider than this are refused as "open to the internet in all but name". */
+const WIDEST_OPERATOR_PREFIX = 8;
+
+function validateDomain(appsDomain: string, hostedZoneId: string): void {
+    if (appsDomain !== "" && !DNS_NAME_PATTERN.test(appsDomain)) {
+        throw new ConfigError("appsDomain", appsDomain, "a lowercase DNS name such as 'apps.example.com', or empty for no domain");
+    }
+    if (hostedZoneId !== "" && !HOSTED_ZONE_PATTERN.test(hostedZoneId)) {
+        throw new ConfigError("hostedZoneId", hostedZoneId, "a Route 53 hosted zone id such as 'Z0123456789ABCDEFGHIJ', or empty");
+    }
+    if (appsDomain !== "" && hostedZoneId === "") {
+        throw new ConfigError("hostedZoneId", hostedZoneId, `the Route 53 zone id of ${appsDomain}: a domain needs its zone for the certificate and app records`);
+    }
+    if (appsDomain === "" && hostedZoneId !== "") {
+        throw new ConfigError("appsDomain", appsDomain, `the domain that hosted zone ${hostedZoneId} serves: a zone without a domain has nothing to hold`);
+    }
+}
+
+function validateOperatorCidrs(cidrs: readonly string[]): void {
+    if (!Array.isArray(cidrs) || cidrs.length === 0) {
+        throw new ConfigError("operatorCidrs", cidrs, "at least one IPv4 CIDR, e.g. your address as 'a.b.c.d/32': pulumi up reaches the Nomad API from there");
+    }
+    for (const cidr of cidrs) {
+        const parsed = typeof cidr === "string" ? parseIpv4Cidr(cidr) : undefined;
+        if (!parsed) {
+            throw new ConfigError("operatorCidrs", cidr, "IPv4 networks in CIDR form with zero host bits, e.g. '203.0.113.7/32'");
+        }
+        if (parsed.prefix < WIDEST_OPERATOR_PREFIX) {
+            throw new ConfigError("operatorCidrs", cidr, `networks of /${WIDEST_OPERATOR_PREFIX} or narrower: operator endpoints are never open to the internet`);
+        }
+    }
 }
 
 export function defaults(): ResolvedSpinCloudArgs {
@@ -167,13 +219,24 @@ export function rejectUnknownKeys(configKeys: readonly string[]): void {
  * are parsed here so a non-number fails with the same kind of error as any other bad value.
  */
 export function argsFromConfig(get: (key: string) => string | undefined): SpinCloudArgs {
-    const args: Record<string, string | number> = {};
+    const args: Record<string, string | number | string[]> = {};
     for (const [key, setting] of Object.entries(SETTINGS)) {
         const raw = get(key);
         if (raw === undefined) {
             continue;
         }
-        if (setting.type === "integer") {
+        if (setting.type === "array") {
+            let value: unknown;
+            try {
+                value = JSON.parse(raw);
+            } catch {
+                value = undefined;
+            }
+            if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
+                throw new ConfigError(key, raw, "a list of strings (in YAML: a sequence, e.g. ['203.0.113.7/32'])");
+            }
+            args[key] = value;
+        } else if (setting.type === "integer") {
             const value = Number(raw);
             if (raw.trim() === "" || !Number.isInteger(value)) {
                 throw new ConfigError(key, raw, "an integer");

@@ -3,8 +3,11 @@ import { cidrContains, parseIpv4Cidr, planSubnets } from "../components/cidr";
 import { ConfigError, SETTINGS, argsFromConfig, defaults, instanceTypeArchitecture, rejectUnknownKeys, resolveSpinCloudArgs } from "../components/config";
 import { projectFile } from "./harness/stack-config";
 
+/** The smallest valid arguments: every setting has a default except the operators' networks. */
+const BASE = { operatorCidrs: ["203.0.113.0/24"] };
+
 function rejects(args: Record<string, unknown>, key: string, valuePart: string, allowedPart: RegExp) {
-    assert.throws(() => resolveSpinCloudArgs(args), (err: unknown) => {
+    assert.throws(() => resolveSpinCloudArgs({ ...BASE, ...args }), (err: unknown) => {
         assert.ok(err instanceof ConfigError, `expected ConfigError, got ${err}`);
         assert.strictEqual(err.key, key);
         assert.ok(err.message.includes(`spin-cloud:${key}`), err.message);
@@ -15,15 +18,32 @@ function rejects(args: Record<string, unknown>, key: string, valuePart: string, 
 }
 
 describe("settings validation", () => {
-    it("accepts the defaults unchanged", () => {
-        assert.deepStrictEqual(resolveSpinCloudArgs({}), defaults());
+    it("accepts the defaults unchanged once operator networks are given", () => {
+        assert.deepStrictEqual(resolveSpinCloudArgs(BASE), { ...defaults(), ...BASE });
+    });
+
+    it("requires operator networks, never the internet", () => {
+        rejects({ operatorCidrs: [] }, "operatorCidrs", "[]", /at least one IPv4 CIDR/);
+        rejects({ operatorCidrs: ["0.0.0.0/0"] }, "operatorCidrs", "0.0.0.0/0", /never open to the internet/);
+        rejects({ operatorCidrs: ["10.0.0.0/8", "64.0.0.0/2"] }, "operatorCidrs", "64.0.0.0/2", /\/8 or narrower/);
+        rejects({ operatorCidrs: ["203.0.113.7"] }, "operatorCidrs", "203.0.113.7", /CIDR form/);
+        rejects({ operatorCidrs: ["203.0.113.7/24"] }, "operatorCidrs", "203.0.113.7/24", /zero host bits/);
+    });
+
+    it("requires a domain and its hosted zone together", () => {
+        rejects({ appsDomain: "apps.example.com" }, "hostedZoneId", '""', /Route 53 zone id of apps.example.com/);
+        rejects({ hostedZoneId: "Z0123456789ABC" }, "appsDomain", '""', /domain that hosted zone Z0123456789ABC serves/);
+        rejects({ appsDomain: "Apps.Example.com", hostedZoneId: "Z0123456789ABC" }, "appsDomain", "Apps.Example.com", /lowercase DNS name/);
+        rejects({ appsDomain: "apps.example.com", hostedZoneId: "zone-1" }, "hostedZoneId", "zone-1", /hosted zone id/);
+        const ok = resolveSpinCloudArgs({ ...BASE, appsDomain: "apps.example.com", hostedZoneId: "Z0123456789ABC" });
+        assert.strictEqual(ok.appsDomain, "apps.example.com");
     });
 
     it("rejects an even or too small server count", () => {
         rejects({ serverCount: 4 }, "serverCount", "4", /odd number from 3 to 9/);
         rejects({ serverCount: 1 }, "serverCount", "1", /odd number/);
         rejects({ serverCount: 2.5 }, "serverCount", "2.5", /odd number/);
-        assert.strictEqual(resolveSpinCloudArgs({ serverCount: 5 }).serverCount, 5);
+        assert.strictEqual(resolveSpinCloudArgs({ ...BASE, serverCount: 5 }).serverCount, 5);
     });
 
     it("rejects client min above max and desired outside the bounds", () => {
@@ -47,7 +67,7 @@ describe("settings validation", () => {
         rejects({ serverInstanceType: "m7i.large" }, "serverInstanceType", "m7i.large", /arm64 instance type/);
         rejects({ architecture: "x86_64", clientInstanceType: "m7i.large" }, "serverInstanceType", "t4g.medium", /x86_64 instance type/);
         rejects({ clientInstanceType: "large" }, "clientInstanceType", "large", /EC2 instance type/);
-        const x86 = resolveSpinCloudArgs({ architecture: "x86_64", serverInstanceType: "t3.medium", clientInstanceType: "m7i.large" });
+        const x86 = resolveSpinCloudArgs({ ...BASE, architecture: "x86_64", serverInstanceType: "t3.medium", clientInstanceType: "m7i.large" });
         assert.strictEqual(x86.architecture, "x86_64");
     });
 
@@ -55,6 +75,13 @@ describe("settings validation", () => {
         rejects({ natGateways: "none" }, "natGateways", "none", /'single', 'perAz'/);
         rejects({ datacenter: "DC_1" }, "datacenter", "DC_1", /lowercase letters/);
         rejects({ rootVolumeSizeGb: 8 }, "rootVolumeSizeGb", "8", /from 20 to 1000/);
+    });
+
+    it("parses lists from stack config and names a value that is not one", () => {
+        const values: Record<string, string> = { operatorCidrs: '["203.0.113.7/32"]' };
+        assert.deepStrictEqual(argsFromConfig((k) => values[k]), { operatorCidrs: ["203.0.113.7/32"] });
+        assert.throws(() => argsFromConfig((k) => (k === "operatorCidrs" ? "203.0.113.7/32" : undefined)),
+            /spin-cloud:operatorCidrs = "203.0.113.7\/32" is not allowed: a list of strings/);
     });
 
     it("parses integers from stack config and names a non-number", () => {
@@ -77,6 +104,9 @@ describe("settings validation", () => {
         assert.deepStrictEqual(Object.keys(declared).sort(), Object.keys(SETTINGS).sort());
         for (const [key, setting] of Object.entries(SETTINGS)) {
             assert.strictEqual(declared[key].type, setting.type, key);
+            if (setting.type === "array") {
+                assert.deepStrictEqual((declared[key] as { items?: unknown }).items, { type: "string" }, key);
+            }
             assert.deepStrictEqual(declared[key].default, setting.default, key);
             assert.ok(declared[key].description, `${key} has a description`);
         }

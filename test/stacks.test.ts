@@ -201,6 +201,10 @@ describe("bad stack config stops before anything is registered", () => {
         [{ vpcCidr: "10.0.0.0/33" }, /spin-cloud:vpcCidr = "10.0.0.0\/33"/],
         [{ architecture: "sparc" }, /spin-cloud:architecture = "sparc" .*'arm64', 'x86_64'/],
         [{ serverCont: "3" }, /spin-cloud:serverCont .*known settings/],
+        [{ appsDomain: "apps.example.com" }, /spin-cloud:hostedZoneId = "" .*zone id of apps.example.com/],
+        [{ hostedZoneId: "Z0123456789ABC" }, /spin-cloud:appsDomain = "" .*hosted zone Z0123456789ABC/],
+        [{ operatorCidrs: '["0.0.0.0/0"]' }, /spin-cloud:operatorCidrs = "0.0.0.0\/0" .*never open to the internet/],
+        [{ operatorCidrs: '["10.1.2.0/33"]' }, /spin-cloud:operatorCidrs = "10.1.2.0\/33" .*CIDR form/],
     ];
     for (const [config, message] of cases) {
         it(`rejects ${JSON.stringify(config)}`, async () => {
