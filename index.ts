@@ -9,6 +9,8 @@ export const consulAddress = outputs.consulAddress;
 export const clientAsgName = outputs.clientAsgName;
 export const caCertPem = outputs.caCertPem;
 export const operatorCommands = outputs.operatorCommands;
+export const appsEndpoint = outputs.appsEndpoint;
+export const operatorUrls = outputs.operatorUrls;
 /** Secrets: read with `pulumi stack output --show-secrets consulManagementToken`. */
 export const consulManagementToken = outputs.consulManagementToken;
 export const nomadManagementToken = outputs.nomadManagementToken;

@@ -32,6 +32,7 @@ export class ClusterSecrets extends pulumi.ComponentResource {
     readonly consulTraefikToken: pulumi.Output<string>;
     /** ARNs of every SSM parameter, so instance roles can depend on them. */
     readonly parameterArns: pulumi.Output<string>[];
+    private readonly caKeyPem: pulumi.Output<string>;
 
     constructor(name: string, args: ClusterSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("spin-cloud:cluster:ClusterSecrets", name, {}, opts);
@@ -61,24 +62,11 @@ export class ClusterSecrets extends pulumi.ComponentResource {
             subject: { commonName: `${cluster.clusterName} cluster CA`, organization: "spin-cloud" },
         }, parent);
 
+        this.caKeyPem = caKey.privateKeyPem;
+        this.caCertPem = ca.certPem;
         const agentCert = (role: NodeRole) => {
             const subject = certificateSubject(role, cluster);
-            const agentKey = new tls.PrivateKey(`${name}-${role}`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, parent);
-            const request = new tls.CertRequest(`${name}-${role}`, {
-                privateKeyPem: agentKey.privateKeyPem,
-                subject: { commonName: subject.commonName, organization: "spin-cloud" },
-                dnsNames: subject.dnsNames,
-                ipAddresses: subject.ipAddresses,
-            }, parent);
-            const cert = new tls.LocallySignedCert(`${name}-${role}`, {
-                certRequestPem: request.certRequestPem,
-                caPrivateKeyPem: caKey.privateKeyPem,
-                caCertPem: ca.certPem,
-                validityPeriodHours: AGENT_VALIDITY_HOURS,
-                earlyRenewalHours: AGENT_EARLY_RENEWAL_HOURS,
-                allowedUses: [...AGENT_CERT_ALLOWED_USES],
-            }, parent);
-            return { cert: cert.certPem, key: agentKey.privateKeyPem };
+            return this.issueCertificate(`${name}-${role}`, subject.commonName, subject.dnsNames, subject.ipAddresses);
         };
         const server = agentCert("server");
         const client = agentCert("client");
@@ -96,10 +84,10 @@ export class ClusterSecrets extends pulumi.ComponentResource {
             "server/consul-management-token": this.consulManagementToken,
             "server/nomad-management-token": this.nomadManagementToken,
             "server/consul-traefik-token": this.consulTraefikToken,
-            "server/tls-cert": server.cert,
-            "server/tls-key": server.key,
-            "client/tls-cert": client.cert,
-            "client/tls-key": client.key,
+            "server/tls-cert": server.certPem,
+            "server/tls-key": server.privateKeyPem,
+            "client/tls-cert": client.certPem,
+            "client/tls-key": client.privateKeyPem,
         };
 
         this.parameterArns = SECRET_PARAMETERS.map((p) => {
@@ -119,12 +107,35 @@ export class ClusterSecrets extends pulumi.ComponentResource {
         });
 
         this.kmsKeyArn = key.arn;
-        this.caCertPem = ca.certPem;
         this.registerOutputs({
             kmsKeyArn: this.kmsKeyArn,
             caCertPem: this.caCertPem,
             consulManagementToken: this.consulManagementToken,
             nomadManagementToken: this.nomadManagementToken,
         });
+    }
+
+    /**
+     * A key and a certificate signed by the cluster CA, valid for TLS server and client use,
+     * renewed by `pulumi up` in its last 30 days. The key is a Pulumi secret.
+     */
+    issueCertificate(name: string, commonName: string, dnsNames: pulumi.Input<pulumi.Input<string>[]>, ipAddresses: string[] = []) {
+        const parent = { parent: this };
+        const key = new tls.PrivateKey(name, { algorithm: "ECDSA", ecdsaCurve: "P256" }, parent);
+        const request = new tls.CertRequest(name, {
+            privateKeyPem: key.privateKeyPem,
+            subject: { commonName, organization: "spin-cloud" },
+            dnsNames,
+            ipAddresses,
+        }, parent);
+        const cert = new tls.LocallySignedCert(name, {
+            certRequestPem: request.certRequestPem,
+            caPrivateKeyPem: this.caKeyPem,
+            caCertPem: this.caCertPem,
+            validityPeriodHours: AGENT_VALIDITY_HOURS,
+            earlyRenewalHours: AGENT_EARLY_RENEWAL_HOURS,
+            allowedUses: [...AGENT_CERT_ALLOWED_USES],
+        }, parent);
+        return { certPem: cert.certPem, privateKeyPem: pulumi.secret(key.privateKeyPem) };
     }
 }

@@ -23,6 +23,8 @@ export function spinCloudProgram() {
         clientAsgName: cloud.clientAsgName,
         caCertPem: cloud.caCertPem,
         operatorCommands: cloud.operatorCommands,
+        appsEndpoint: cloud.appsEndpoint,
+        operatorUrls: cloud.operatorUrls,
         consulManagementToken: cloud.consulManagementToken,
         nomadManagementToken: cloud.nomadManagementToken,
     };

@@ -1,11 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CLIENT_NODE_CLASS } from "../provisioning/platform";
+import { BINDLE_HOST_VOLUME, CLIENT_NODE_CLASS } from "../provisioning/platform";
 import { ClusterProvisioning } from "../provisioning/types";
+import { BindleStorage } from "./bindle-storage";
 import { ClusterSecrets } from "./cluster-secrets";
 import { ResolvedSpinCloudArgs, SpinCloudArgs, resolveSpinCloudArgs } from "./config";
 import { Network } from "./network";
 import { NomadCluster } from "./nomad-cluster";
 import { CONSUL_HTTPS_PORT, NOMAD_HTTP_PORT, OperatorCommands, operatorCommands } from "./operator-access";
+import { OperatorEndpoint, OperatorServiceId } from "./operator-endpoint";
+import { PublicIngress } from "./public-ingress";
 
 export interface SpinCloudComponentArgs extends SpinCloudArgs {
     /** AWS region the cloud runs in (the AWS provider's region). */
@@ -34,6 +37,11 @@ export class SpinCloud extends pulumi.ComponentResource {
     readonly consulManagementToken: pulumi.Output<string>;
     readonly nomadManagementToken: pulumi.Output<string>;
     readonly operatorCommands: pulumi.Output<OperatorCommands>;
+    /** Where apps answer: `https://<app>.<domain>` or `http://<load balancer>/<app>/`. */
+    readonly appsEndpoint: pulumi.Output<string>;
+    readonly publicLoadBalancerDnsName: pulumi.Output<string>;
+    /** Operator URLs (Nomad UI, Consul UI, Traefik dashboard, Bindle API), operator networks only. */
+    readonly operatorUrls: Record<OperatorServiceId, pulumi.Output<string>>;
 
     constructor(name: string, args: SpinCloudComponentArgs, opts?: pulumi.ComponentResourceOptions) {
         const settings = resolveSpinCloudArgs(args);
@@ -59,6 +67,14 @@ export class SpinCloud extends pulumi.ComponentResource {
             tags,
         }, parent);
         const secrets = new ClusterSecrets(`${name}-secrets`, { cluster: this.cluster, tags }, parent);
+        const bindleStorage = new BindleStorage(`${name}-bindle-storage`, {
+            vpcId: network.vpcId,
+            privateSubnetIds: network.privateSubnetIds,
+            clientSecurityGroupId: network.securityGroupIds.client,
+            awsRegion: args.awsRegion,
+            ssmPrefix: this.cluster.ssmPrefix,
+            tags,
+        }, parent);
         const nomad = new NomadCluster(`${name}-nomad`, {
             cluster: this.cluster,
             architecture: settings.architecture,
@@ -72,9 +88,27 @@ export class SpinCloud extends pulumi.ComponentResource {
             securityGroupIds: network.securityGroupIds,
             kmsKeyArn: secrets.kmsKeyArn,
             clientNodeClass: CLIENT_NODE_CLASS,
-            clientHostVolumes: [],
+            clientHostVolumes: [{ ...BINDLE_HOST_VOLUME, readOnly: false }],
             tags,
-            bootDependencies: [secrets],
+            bootDependencies: [secrets, ...bindleStorage.bootDependencies],
+        }, parent);
+        const ingress = new PublicIngress(`${name}-ingress`, {
+            vpcId: network.vpcId,
+            publicSubnetIds: network.publicSubnetIds,
+            clientSecurityGroupId: network.securityGroupIds.client,
+            clientAsgName: nomad.clientAsgName,
+            domain: settings.appsDomain ? { name: settings.appsDomain, hostedZoneId: settings.hostedZoneId } : undefined,
+            tags,
+        }, parent);
+        const operator = new OperatorEndpoint(`${name}-operator`, {
+            vpcId: network.vpcId,
+            publicSubnetIds: network.publicSubnetIds,
+            securityGroupIds: network.securityGroupIds,
+            serverInstanceIds: nomad.serverInstanceIds,
+            clientAsgName: nomad.clientAsgName,
+            operatorCidrs: settings.operatorCidrs,
+            secrets,
+            tags,
         }, parent);
 
         const firstServerIp = nomad.serverPrivateIps[0];
@@ -87,6 +121,9 @@ export class SpinCloud extends pulumi.ComponentResource {
         this.consulManagementToken = secrets.consulManagementToken;
         this.nomadManagementToken = secrets.nomadManagementToken;
         this.operatorCommands = nomad.serverInstanceIds[0].apply((id) => operatorCommands(args.awsRegion, id));
+        this.appsEndpoint = ingress.appsEndpoint;
+        this.publicLoadBalancerDnsName = ingress.dnsName;
+        this.operatorUrls = operator.urls;
         this.registerOutputs({
             vpcId: this.vpcId,
             serverPrivateIps: this.serverPrivateIps,
@@ -94,6 +131,8 @@ export class SpinCloud extends pulumi.ComponentResource {
             consulAddress: this.consulAddress,
             clientAsgName: this.clientAsgName,
             operatorCommands: this.operatorCommands,
+            appsEndpoint: this.appsEndpoint,
+            operatorUrls: this.operatorUrls,
         });
     }
 }

@@ -44,8 +44,14 @@ export const SECRET_PARAMETERS: readonly SecretParameter[] = [
     { scope: "client", name: "tls-key", description: "PEM private key of the Nomad clients" },
 ];
 
-/** Full SSM parameter name of a secret: `<prefix>/<scope>/<name>`. */
-export function secretParameterName(ssmPrefix: string, scope: SecretScope, name: SecretName): string {
+/**
+ * A non-secret node parameter that lives beside the secrets (same paths, same fetch at boot):
+ * the EFS address clients mount Bindle's host volume from.
+ */
+export const BINDLE_EFS_PARAMETER = { scope: "client", name: "bindle-efs-address" } as const;
+
+/** Full SSM parameter name of a secret or node parameter: `<prefix>/<scope>/<name>`. */
+export function secretParameterName(ssmPrefix: string, scope: SecretScope, name: SecretName | typeof BINDLE_EFS_PARAMETER.name): string {
     return `${ssmPrefix}/${scope}/${name}`;
 }
 

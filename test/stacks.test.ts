@@ -55,16 +55,27 @@ describe("shipped stacks", () => {
                 assert.strictEqual(nats.length, setting(stack, "natGateways") === "perAz" ? zones : 1);
             });
 
-            it("opens every cluster port between nodes, nothing from the internet, no SSH", async () => {
+            it("opens every cluster port between nodes, only 80/443 to the internet, operators only to their endpoint, no SSH", async () => {
                 const r = await run(stack);
-                const rules = ofType(r, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
-                for (const rule of rules) {
-                    assert.notStrictEqual(rule.inputs.cidrIpv4, "0.0.0.0/0", rule.name);
+                const all = ofType(r, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
+                const operatorCidrs: string[] = JSON.parse(setting(stack, "operatorCidrs"));
+                const publicPorts = setting(stack, "appsDomain") ? [80, 443] : [80];
+                for (const rule of all) {
                     assert.strictEqual(rule.inputs.cidrIpv6, undefined, rule.name);
                     const from = rule.inputs.fromPort as number;
                     const to = rule.inputs.toPort as number;
                     assert.ok(!(from <= 22 && 22 <= to), `${rule.name} admits SSH`);
+                    if (rule.inputs.cidrIpv4 === "0.0.0.0/0") {
+                        assert.ok(rule.name.startsWith("spin-cloud-ingress-alb-") && publicPorts.includes(from) && from === to,
+                            `${rule.name} opens ${from}-${to} to the internet`);
+                    }
                 }
+                const internetRules = all.filter((x) => x.inputs.cidrIpv4 === "0.0.0.0/0").map((x) => x.inputs.fromPort as number).sort((a, b) => a - b);
+                assert.deepStrictEqual(internetRules, publicPorts);
+                const operatorRules = all.filter((x) => x.name.includes("-operators-"));
+                assert.strictEqual(operatorRules.length, 4 * operatorCidrs.length);
+                assert.ok(operatorRules.every((x) => operatorCidrs.includes(x.inputs.cidrIpv4 as string)));
+                const rules = all.filter((x) => x.name.startsWith("spin-cloud-net-"));
                 const opened = new Set(rules.map((x) => `${x.inputs.fromPort}/${x.inputs.ipProtocol}`));
                 for (const port of ["4646/tcp", "4647/tcp", "4648/tcp", "4648/udp", "8300/tcp", "8301/tcp", "8301/udp",
                     "8302/tcp", "8302/udp", "8500/tcp", "8501/tcp", "8503/tcp", "8600/tcp", "8600/udp"]) {
@@ -127,7 +138,7 @@ describe("shipped stacks", () => {
                 const r = await run(stack);
                 const [key] = ofType(r, "aws:kms/key:Key");
                 assert.strictEqual(key.inputs.enableKeyRotation, true);
-                const params = ofType(r, "aws:ssm/parameter:Parameter");
+                const params = ofType(r, "aws:ssm/parameter:Parameter").filter((p) => p.inputs.type !== "String");
                 assert.strictEqual(params.length, SECRET_PARAMETERS.length);
                 for (const p of params) {
                     assert.strictEqual(p.inputs.type, "SecureString", p.name);
@@ -155,8 +166,9 @@ describe("shipped stacks", () => {
                 const r = await run(stack);
                 const components = r.resources.filter((x) => !x.custom && x.type !== "pulumi:pulumi:Stack");
                 assert.deepStrictEqual([...new Set(components.map((c) => c.type))].sort(), [
-                    "spin-cloud:cluster:ClusterSecrets", "spin-cloud:cluster:NomadCluster",
-                    "spin-cloud:index:SpinCloud", "spin-cloud:network:Network"]);
+                    "spin-cloud:bindle:BindleStorage", "spin-cloud:cluster:ClusterSecrets", "spin-cloud:cluster:NomadCluster",
+                    "spin-cloud:index:SpinCloud", "spin-cloud:ingress:OperatorEndpoint", "spin-cloud:ingress:PublicIngress",
+                    "spin-cloud:network:Network"]);
                 // The mock monitor's URN names the direct parent's type before `$`.
                 for (const resource of r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack" && x.type !== "spin-cloud:index:SpinCloud")) {
                     assert.match(resource.urn, /::spin-cloud:[a-z]+:[A-Za-z]+\$/, `${resource.name} is not parented to a spin-cloud component`);
