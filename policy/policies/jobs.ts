@@ -1,0 +1,180 @@
+/** Policies on Nomad jobs (`nomad:index/job:Job` resources with a JSON jobspec). */
+import { ReportViolation, ResourceValidation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import {
+    allTasks, groupsOf, isSpinAppJob, jobName, NOMAD_JOB_TYPE, NomadJob, parseJobspec, servicesOf, updateOf,
+} from "../lib/nomad-job";
+import { stackOfUrn } from "../lib/props";
+import { allRouters, hostInDomain, hostMatchers } from "../lib/traefik";
+import { configSchema, tunables } from "./config";
+
+type JobCheck = (job: NomadJob, label: string, args: ResourceValidationArgs, report: ReportViolation) => void;
+
+/** A validation over the parsed job; jobs that do not parse are left to `nomad-jobspec-json`. */
+export function validateJob(check: JobCheck, spinAppsOnly = false): ResourceValidation {
+    return (args, report) => {
+        if (args.type !== NOMAD_JOB_TYPE) {
+            return args.notApplicable(`Policy only applies to resources of type '${NOMAD_JOB_TYPE}'`);
+        }
+        const parsed = parseJobspec(args.props);
+        if (!parsed.ok) {
+            return args.notApplicable(`the jobspec ${parsed.reason}`);
+        }
+        if (spinAppsOnly && !isSpinAppJob(parsed.value)) {
+            return args.notApplicable("not a Spin app job");
+        }
+        check(parsed.value, `Nomad job '${jobName(parsed.value, args.name)}' (resource '${args.name}')`, args, report);
+    };
+}
+
+export const jobspecIsJson: ResourceValidationPolicy = {
+    name: "nomad-jobspec-json",
+    description: "Nomad job resources carry the Nomad API JSON of the job (json: true) so the job policies can read it.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+        if (args.type !== NOMAD_JOB_TYPE) {
+            return args.notApplicable(`Policy only applies to resources of type '${NOMAD_JOB_TYPE}'`);
+        }
+        const parsed = parseJobspec(args.props);
+        if (!parsed.ok) {
+            report(`Nomad job resource '${args.name}' ${parsed.reason}. Build the job as Nomad API JSON ` +
+                `(components.schemas.Job: TaskGroups, Tasks, …), pass JSON.stringify(job) as jobspec and set json: true.`);
+        }
+    },
+};
+
+export const spinAppResources: ResourceValidationPolicy = {
+    name: "spin-app-resources",
+    description: "Every task of a Spin app job declares CPU and MemoryMB, within maxAppMemoryMb.",
+    enforcementLevel: "mandatory",
+    configSchema: configSchema("maxAppMemoryMb"),
+    validateResource: validateJob((job, label, args, report) => {
+        const { maxAppMemoryMb } = tunables(args.getConfig, "maxAppMemoryMb");
+        for (const task of allTasks(job)) {
+            const r = task.Resources;
+            const what = `${label} task '${task.Name}'`;
+            if (!r || !((r.CPU ?? 0) > 0 || (r.Cores ?? 0) > 0) || !((r.MemoryMB ?? 0) > 0)) {
+                report(`${what} does not declare its resources (Resources.CPU or Cores, and Resources.MemoryMB). ` +
+                    `Set both, so the scheduler packs apps by what they really use.`);
+                continue;
+            }
+            const largest = Math.max(r.MemoryMB ?? 0, r.MemoryMaxMB ?? 0);
+            if (largest > maxAppMemoryMb) {
+                report(`${what} asks for ${largest} MB of memory, more than maxAppMemoryMb (${maxAppMemoryMb}). ` +
+                    `Lower MemoryMB/MemoryMaxMB, or raise maxAppMemoryMb in the policy config.`);
+            }
+        }
+    }, true),
+};
+
+export const spinAppHealthCheck: ResourceValidationPolicy = {
+    name: "spin-app-health-check",
+    description: "Every group of a Spin app job registers a service, and every service has a health check.",
+    enforcementLevel: "mandatory",
+    validateResource: validateJob((job, label, _args, report) => {
+        for (const group of groupsOf(job)) {
+            const services = servicesOf(group);
+            if (services.length === 0) {
+                report(`${label} group '${group.Name}' registers no service, so nothing checks its health. ` +
+                    `Add a service with an http check on the app's port.`);
+            }
+            for (const service of services.filter((s) => (s.Checks ?? []).length === 0)) {
+                report(`${label} service '${service.Name}' has no health check. Add Checks: [{ Type: "http", Path: ` +
+                    `"/…", Interval, Timeout }] so Traefik and deployments only use healthy instances.`);
+            }
+        }
+    }, true),
+};
+
+export const spinAppAutoRevert: ResourceValidationPolicy = {
+    name: "spin-app-update-auto-revert",
+    description: "Every group of a Spin app job has an update strategy with AutoRevert = true.",
+    enforcementLevel: "mandatory",
+    validateResource: validateJob((job, label, _args, report) => {
+        for (const group of groupsOf(job)) {
+            const update = updateOf(job, group);
+            if (update?.AutoRevert !== true) {
+                const why = update ? "its update strategy does not set AutoRevert: true" : "it has no update block";
+                report(`${label} group '${group.Name}': ${why}. Add Update: { AutoRevert: true, … } to the job or group, ` +
+                    `so a release whose instances never turn healthy rolls back by itself.`);
+            }
+        }
+    }, true),
+};
+
+export const appHostsInAllowedDomains: ResourceValidationPolicy = {
+    name: "app-hosts-in-allowed-domains",
+    description: "Traefik router rules of every job only match hosts inside allowedDomains.",
+    enforcementLevel: "mandatory",
+    configSchema: configSchema("allowedDomains"),
+    validateResource: validateJob((job, label, args, report) => {
+        const { allowedDomains } = tunables(args.getConfig, "allowedDomains");
+        for (const router of allRouters(job).filter((r) => r.rule !== undefined)) {
+            for (const matcher of hostMatchers(router.rule!)) {
+                if (matcher.kind === "unverifiable") {
+                    report(`${label} router '${router.name}' matches ${matcher.text}, which cannot be checked against ` +
+                        `allowedDomains. Use Host(\`app.<allowed domain>\`).`);
+                } else if (!allowedDomains.some((d) => hostInDomain(matcher.host, d))) {
+                    report(`${label} router '${router.name}' serves host ${matcher.host}, outside allowedDomains ` +
+                        `(${allowedDomains.join(", ") || "none configured"}). Use a host under an allowed domain, or add ` +
+                        `the domain to allowedDomains in the policy config.`);
+                }
+            }
+        }
+    }),
+};
+
+const CHECKSUM = /^(md5|sha1|sha256|sha512):([0-9a-fA-F]+)$/;
+const DIGEST_HEX_LENGTH: Record<string, number> = { md5: 32, sha1: 40, sha256: 64, sha512: 128 };
+
+/** True for a literal go-getter checksum `<algorithm>:<hex digest>` of the right length. */
+export function isPinnedChecksum(value: unknown): boolean {
+    const match = typeof value === "string" ? CHECKSUM.exec(value) : null;
+    return match !== null && match[2].length === DIGEST_HEX_LENGTH[match[1].toLowerCase()];
+}
+
+/** The checksum of an artifact: `GetterOptions.checksum`, else a `checksum` query parameter of the source. */
+export function artifactChecksum(source: string | undefined, options: Record<string, string> | undefined): string | undefined {
+    if (options?.checksum !== undefined) {
+        return options.checksum;
+    }
+    const query = source?.split("?")[1];
+    return query ? new URLSearchParams(query).get("checksum") ?? undefined : undefined;
+}
+
+export const artifactsPinned: ResourceValidationPolicy = {
+    name: "artifacts-pinned-by-checksum",
+    description: "Every artifact a Nomad job downloads is pinned with a literal checksum (GetterOptions.checksum).",
+    enforcementLevel: "mandatory",
+    validateResource: validateJob((job, label, _args, report) => {
+        for (const task of allTasks(job)) {
+            for (const artifact of task.Artifacts ?? []) {
+                if (!isPinnedChecksum(artifactChecksum(artifact.GetterSource, artifact.GetterOptions))) {
+                    report(`${label} task '${task.Name}' downloads ${artifact.GetterSource} without a pinned checksum. ` +
+                        `Set GetterOptions: { checksum: "sha256:<64 hex digits>" } from the release's published checksums.`);
+                }
+            }
+        }
+    }),
+};
+
+export const productionAppMinInstances: ResourceValidationPolicy = {
+    name: "production-app-min-instances",
+    description: "In production stacks every Spin app group runs at least minAppInstances instances.",
+    enforcementLevel: "advisory",
+    configSchema: configSchema("minAppInstances", "productionStacks"),
+    validateResource: validateJob((job, label, args, report) => {
+        const { minAppInstances, productionStacks } = tunables(args.getConfig, "minAppInstances", "productionStacks");
+        const stack = stackOfUrn(args.urn);
+        if (stack === undefined || !productionStacks.includes(stack)) {
+            return args.notApplicable(`stack '${stack}' is not a production stack`);
+        }
+        for (const group of groupsOf(job)) {
+            const count = group.Scaling?.Min ?? group.Count ?? 1;
+            if (count < minAppInstances) {
+                report(`${label} group '${group.Name}' runs ${count} instance(s) in production stack '${stack}'; ` +
+                    `run at least ${minAppInstances} (Count, and Scaling.Min if it scales) so one node failure or ` +
+                    `deployment does not take the app down.`);
+            }
+        }
+    }, true),
+};
