@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { BINDLE_EFS_PARAMETER, secretParameterName } from "../provisioning/secrets";
+import { allowIn, securityGroup } from "./security-rules";
 
 export interface BindleStorageArgs {
     vpcId: pulumi.Input<string>;
@@ -30,19 +31,10 @@ export class BindleStorage extends pulumi.ComponentResource {
         const parent = { parent: this };
         const tags = { ...args.tags, Name: name };
 
-        const group = new aws.ec2.SecurityGroup(`${name}-efs`, {
-            vpcId: args.vpcId,
-            description: "spin-cloud Bindle storage (NFS from clients only)",
-            tags,
-        }, parent);
-        new aws.vpc.SecurityGroupIngressRule(`${name}-nfs-from-clients`, {
-            securityGroupId: group.id,
-            referencedSecurityGroupId: args.clientSecurityGroupId,
-            ipProtocol: "tcp",
-            fromPort: NFS_PORT,
-            toPort: NFS_PORT,
-            description: "NFS from the Nomad clients",
-        }, parent);
+        const group = securityGroup(`${name}-efs`, args.vpcId, "spin-cloud Bindle storage (NFS from clients only)", tags, this);
+        allowIn(`${name}-nfs-from-clients`, {
+            securityGroupId: group.id, peer: { group: args.clientSecurityGroupId }, port: NFS_PORT, description: "NFS from the Nomad clients",
+        }, this);
 
         const fileSystem = new aws.efs.FileSystem(`${name}`, {
             encrypted: true,

@@ -4,6 +4,7 @@ import { NodeRole } from "../provisioning/types";
 import { planSubnets } from "./cidr";
 import { NatGatewayMode } from "./config";
 import { CLUSTER_RULES, NOMAD_DYNAMIC_PORTS } from "./network-rules";
+import { allowIn, allowOut, securityGroup } from "./security-rules";
 
 export interface NetworkArgs {
     /** IPv4 CIDR of the VPC (validated by `resolveSpinCloudArgs`). */
@@ -100,33 +101,37 @@ export class Network extends pulumi.ComponentResource {
             return subnet;
         });
 
-        const groups = {
-            server: this.securityGroup(name, "server", vpc.id, tags("server")),
-            client: this.securityGroup(name, "client", vpc.id, tags("client")),
+        const nodeGroup = (role: NodeRole) => {
+            const group = securityGroup(`${name}-${role}`, vpc.id, `spin-cloud ${role} nodes`, tags(role), this);
+            // Nodes reach the internet through NAT for packages and AWS APIs (SSM, EC2 auto-join).
+            allowOut(`${name}-${role}-egress`, {
+                securityGroupId: group.id, peer: { cidr: "0.0.0.0/0" }, port: 0, protocol: "-1", description: "All outbound (through NAT)",
+            }, this);
+            return group;
         };
+        const groups = { server: nodeGroup("server"), client: nodeGroup("client") };
         for (const rule of CLUSTER_RULES) {
             for (const from of rule.from) {
                 for (const protocol of rule.protocols) {
-                    new aws.vpc.SecurityGroupIngressRule(`${name}-${rule.to}-${rule.port}-${protocol}-from-${from}`, {
+                    allowIn(`${name}-${rule.to}-${rule.port}-${protocol}-from-${from}`, {
                         securityGroupId: groups[rule.to].id,
-                        referencedSecurityGroupId: groups[from].id,
-                        ipProtocol: protocol,
-                        fromPort: rule.port,
-                        toPort: rule.toPort ?? rule.port,
+                        peer: { group: groups[from].id },
+                        protocol,
+                        port: rule.port,
+                        toPort: rule.toPort,
                         description: `${rule.description} from ${from}s`,
-                    }, parent);
+                    }, this);
                 }
             }
         }
         // Allocations' dynamic ports: reachable from inside the VPC only (load balancers live there).
-        new aws.vpc.SecurityGroupIngressRule(`${name}-client-dynamic-ports`, {
+        allowIn(`${name}-client-dynamic-ports`, {
             securityGroupId: groups.client.id,
-            cidrIpv4: args.cidr,
-            ipProtocol: "tcp",
-            fromPort: NOMAD_DYNAMIC_PORTS.from,
+            peer: { cidr: args.cidr },
+            port: NOMAD_DYNAMIC_PORTS.from,
             toPort: NOMAD_DYNAMIC_PORTS.to,
             description: "Nomad dynamic ports from inside the VPC",
-        }, parent);
+        }, this);
 
         this.vpcId = vpc.id;
         this.vpcCidr = args.cidr;
@@ -140,21 +145,5 @@ export class Network extends pulumi.ComponentResource {
             privateSubnetIds: this.privateSubnetIds,
             securityGroupIds: this.securityGroupIds,
         });
-    }
-
-    private securityGroup(name: string, role: NodeRole, vpcId: pulumi.Output<string>, tags: Record<string, string>): aws.ec2.SecurityGroup {
-        const group = new aws.ec2.SecurityGroup(`${name}-${role}`, {
-            vpcId,
-            description: `spin-cloud ${role} nodes`,
-            tags,
-        }, { parent: this });
-        // Nodes reach the internet through NAT for packages and AWS APIs (SSM, EC2 auto-join).
-        new aws.vpc.SecurityGroupEgressRule(`${name}-${role}-egress`, {
-            securityGroupId: group.id,
-            cidrIpv4: "0.0.0.0/0",
-            ipProtocol: "-1",
-            description: "All outbound (through NAT)",
-        }, { parent: this });
-        return group;
     }
 }

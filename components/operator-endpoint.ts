@@ -4,6 +4,7 @@ import { BINDLE_PORT, TRAEFIK_PORTS } from "../provisioning/platform";
 import { NodeRole } from "../provisioning/types";
 import { ClusterSecrets } from "./cluster-secrets";
 import { ALB_SSL_POLICY } from "./public-ingress";
+import { allowIn, allowOut, securityGroup } from "./security-rules";
 import { CONSUL_HTTPS_PORT, NOMAD_HTTP_PORT } from "./operator-access";
 
 export interface OperatorEndpointArgs {
@@ -49,36 +50,18 @@ export class OperatorEndpoint extends pulumi.ComponentResource {
         const parent = { parent: this };
         const tags = { ...args.tags, Name: name };
 
-        const group = new aws.ec2.SecurityGroup(`${name}-nlb`, {
-            vpcId: args.vpcId,
-            description: "spin-cloud operator endpoint (operator networks only)",
-            tags,
-        }, parent);
-        for (const service of OPERATOR_SERVICES) {
-            args.operatorCidrs.forEach((cidr, i) => new aws.vpc.SecurityGroupIngressRule(`${name}-${service.id}-operators-${i}`, {
-                securityGroupId: group.id,
-                cidrIpv4: cidr,
-                ipProtocol: "tcp",
-                fromPort: service.port,
-                toPort: service.port,
-                description: `${service.description} from operators`,
-            }, parent));
-            new aws.vpc.SecurityGroupEgressRule(`${name}-${service.id}-to-${service.role}s`, {
-                securityGroupId: group.id,
-                referencedSecurityGroupId: args.securityGroupIds[service.role],
-                ipProtocol: "tcp",
-                fromPort: service.port,
-                toPort: service.port,
-                description: `${service.description} on the ${service.role}s`,
-            }, parent);
-            new aws.vpc.SecurityGroupIngressRule(`${name}-${service.id}-from-nlb`, {
-                securityGroupId: args.securityGroupIds[service.role],
-                referencedSecurityGroupId: group.id,
-                ipProtocol: "tcp",
-                fromPort: service.port,
-                toPort: service.port,
-                description: `${service.description} from the operator endpoint`,
-            }, parent);
+        const group = securityGroup(`${name}-nlb`, args.vpcId, "spin-cloud operator endpoint (operator networks only)", tags, this);
+        for (const { id, port, role, description } of OPERATOR_SERVICES) {
+            const nodes = args.securityGroupIds[role];
+            args.operatorCidrs.forEach((cidr, i) => allowIn(`${name}-${id}-operators-${i}`, {
+                securityGroupId: group.id, peer: { cidr }, port, description: `${description} from operators`,
+            }, this));
+            allowOut(`${name}-${id}-to-${role}s`, {
+                securityGroupId: group.id, peer: { group: nodes }, port, description: `${description} on the ${role}s`,
+            }, this);
+            allowIn(`${name}-${id}-from-nlb`, {
+                securityGroupId: nodes, peer: { group: group.id }, port, description: `${description} from the operator endpoint`,
+            }, this);
         }
 
         const nlb = new aws.lb.LoadBalancer(`${name}-nlb`, {

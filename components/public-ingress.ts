@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { TRAEFIK_PORTS } from "../provisioning/platform";
+import { allowIn, allowOut, securityGroup } from "./security-rules";
 
 export interface PublicIngressArgs {
     vpcId: pulumi.Input<string>;
@@ -33,39 +34,23 @@ export class PublicIngress extends pulumi.ComponentResource {
         const parent = { parent: this };
         const tags = { ...args.tags, Name: name };
 
-        const group = new aws.ec2.SecurityGroup(`${name}-alb`, {
-            vpcId: args.vpcId,
-            description: "spin-cloud public load balancer",
-            tags,
-        }, parent);
+        const group = securityGroup(`${name}-alb`, args.vpcId, "spin-cloud public load balancer", tags, this);
         const publicPorts = args.domain ? [80, 443] : [80];
         for (const port of publicPorts) {
-            new aws.vpc.SecurityGroupIngressRule(`${name}-alb-${port}`, {
+            allowIn(`${name}-alb-${port}`, {
                 securityGroupId: group.id,
-                cidrIpv4: "0.0.0.0/0",
-                ipProtocol: "tcp",
-                fromPort: port,
-                toPort: port,
+                peer: { cidr: "0.0.0.0/0" },
+                port,
                 description: port === 443 ? "HTTPS from the internet" : "HTTP from the internet",
-            }, parent);
+            }, this);
         }
         for (const [entryPoint, port] of [["web", TRAEFIK_PORTS.web], ["ping", TRAEFIK_PORTS.ping]] as const) {
-            new aws.vpc.SecurityGroupEgressRule(`${name}-alb-to-traefik-${entryPoint}`, {
-                securityGroupId: group.id,
-                referencedSecurityGroupId: args.clientSecurityGroupId,
-                ipProtocol: "tcp",
-                fromPort: port,
-                toPort: port,
-                description: `To Traefik ${entryPoint} on the clients`,
-            }, parent);
-            new aws.vpc.SecurityGroupIngressRule(`${name}-traefik-${entryPoint}-from-alb`, {
-                securityGroupId: args.clientSecurityGroupId,
-                referencedSecurityGroupId: group.id,
-                ipProtocol: "tcp",
-                fromPort: port,
-                toPort: port,
-                description: `Traefik ${entryPoint} from the public load balancer`,
-            }, parent);
+            allowOut(`${name}-alb-to-traefik-${entryPoint}`, {
+                securityGroupId: group.id, peer: { group: args.clientSecurityGroupId }, port, description: `To Traefik ${entryPoint} on the clients`,
+            }, this);
+            allowIn(`${name}-traefik-${entryPoint}-from-alb`, {
+                securityGroupId: args.clientSecurityGroupId, peer: { group: group.id }, port, description: `Traefik ${entryPoint} from the public load balancer`,
+            }, this);
         }
 
         const alb = new aws.lb.LoadBalancer(`${name}-alb`, {
