@@ -120,7 +120,16 @@ export interface NomadJob {
     Meta?: Record<string, string>;
 }
 
-/** The jobspec text the Nomad provider registers with `json: true`. Deterministic. */
+/**
+ * The jobspec text the Nomad provider registers with `json: true`. Deterministic.
+ *
+ * Wrapped as `{"Job": {...}}`, the shape `nomad job run -output` prints. The provider's JSON
+ * parser (hashicorp/terraform-provider-nomad, `parseJSONJobspec`: in `nomad/resource_job.go`,
+ * and the same function in the provider's later `job` package) decodes the value under a
+ * top-level `"Job"` key when there is one and the whole document otherwise, into
+ * `api.Job`, so both shapes register the same job. Go's `encoding/json` drops unknown keys
+ * silently, which is why the tests check jobs against Nomad's schema with unknown keys refused.
+ */
 export function renderJobspec(job: NomadJob): string {
     return JSON.stringify({ Job: job }, null, 2) + "\n";
 }
