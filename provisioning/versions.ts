@@ -91,3 +91,38 @@ export function debianArchitecture(architecture: Architecture): "arm64" | "amd64
             return assertNever(architecture, "architecture");
     }
 }
+
+/**
+ * Traefik, run by the `traefik` Nomad job from its GitHub release tarball (the archive holds the
+ * `traefik` binary at its root). Nomad verifies each download against `sha256`.
+ *
+ * Sources of the sha256 values (stored copies; the release's `traefik_v3.7.12_checksums.txt`
+ * itself was not available to check against):
+ * - linux_arm64: recorded as the "public release checksum" of traefik_v3.7.12_linux_arm64.tar.gz,
+ *   with provenance github.com/traefik/traefik/releases/tag/v3.7.12, in an Ansible role's
+ *   integration fixture that verifies the archive before use.
+ * - linux_amd64: the value an install guide pipes to `sha256sum -c` for
+ *   traefik_v3.7.12_linux_amd64.tar.gz downloaded from the same release.
+ * A wrong value fails closed: Nomad refuses the artifact and the task does not start.
+ */
+export interface TraefikRelease {
+    readonly version: string;
+    readonly artifacts: Readonly<Record<Architecture, { readonly url: string; readonly sha256: string }>>;
+}
+
+const TRAEFIK_VERSION = "3.7.12";
+const TRAEFIK_DOWNLOAD = `https://github.com/traefik/traefik/releases/download/v${TRAEFIK_VERSION}`;
+
+export const TRAEFIK: TraefikRelease = {
+    version: TRAEFIK_VERSION,
+    artifacts: {
+        arm64: {
+            url: `${TRAEFIK_DOWNLOAD}/traefik_v${TRAEFIK_VERSION}_linux_arm64.tar.gz`,
+            sha256: "c8d942f80be27c76a55ff483927b36e3be5b0b88299a177ec0882a1fa1c24374",
+        },
+        x86_64: {
+            url: `${TRAEFIK_DOWNLOAD}/traefik_v${TRAEFIK_VERSION}_linux_amd64.tar.gz`,
+            sha256: "c3b2634fc5421626641e2f4256108c08078a9b2662f649d770af78e5e5d729a2",
+        },
+    },
+};
