@@ -9,6 +9,9 @@ import { NomadCluster } from "./nomad-cluster";
 import { CONSUL_HTTPS_PORT, NOMAD_HTTP_PORT, OperatorCommands, operatorCommands } from "./operator-access";
 import { OperatorEndpoint, OperatorServiceId } from "./operator-endpoint";
 import { PublicIngress } from "./public-ingress";
+import { NomadLeader, nomadProvider } from "./nomad";
+import { NomadAccess } from "./nomad-access";
+import { Traefik } from "./traefik";
 
 export interface SpinCloudComponentArgs extends SpinCloudArgs {
     /** AWS region the cloud runs in (the AWS provider's region). */
@@ -109,6 +112,28 @@ export class SpinCloud extends pulumi.ComponentResource {
             operatorCidrs: settings.operatorCidrs,
             secrets,
             tags,
+        }, parent);
+
+        // `pulumi up` reaches Nomad through the operator endpoint, once the servers have a leader.
+        const nomadAccess: NomadAccess = {
+            provider: nomadProvider(`${name}-nomad`, {
+                address: operator.nomadAddress,
+                caPem: secrets.caCertPem,
+                secretId: secrets.nomadManagementToken,
+                region: settings.nomadRegion,
+            }, parent),
+            leader: new NomadLeader(`${name}-nomad-leader`, {
+                address: operator.nomadAddress,
+                caPem: secrets.caCertPem,
+                triggers: nomad.serverInstanceIds,
+            }, { parent: this, dependsOn: [operator] }),
+        };
+        new Traefik(`${name}-traefik`, {
+            nomad: nomadAccess,
+            datacenter: settings.datacenter,
+            architecture: settings.architecture,
+            vpcCidr: settings.vpcCidr,
+            consulToken: secrets.consulTraefikToken,
         }, parent);
 
         const firstServerIp = nomad.serverPrivateIps[0];

@@ -8,9 +8,11 @@ import { spinCloudProgram } from "../components/program";
 import { SECRET_PARAMETERS } from "../provisioning/secrets";
 import { MockRun, evaluateStack, isSecretInput, lastRegistered, ofType } from "./harness/mocks";
 import { loadStackConfig, shippedStacks } from "./harness/stack-config";
+import { assertValidNomadJob } from "./harness/nomad-job-schema";
 import { strings } from "./harness/walk";
 
 const STACKS = shippedStacks();
+const PLATFORM_COMPONENTS = ["spin-cloud:platform:Traefik"];
 const runs = new Map<string, MockRun>();
 
 async function run(stack: string): Promise<MockRun> {
@@ -168,7 +170,7 @@ describe("shipped stacks", () => {
                 assert.deepStrictEqual([...new Set(components.map((c) => c.type))].sort(), [
                     "spin-cloud:bindle:BindleStorage", "spin-cloud:cluster:ClusterSecrets", "spin-cloud:cluster:NomadCluster",
                     "spin-cloud:index:SpinCloud", "spin-cloud:ingress:OperatorEndpoint", "spin-cloud:ingress:PublicIngress",
-                    "spin-cloud:network:Network"]);
+                    "spin-cloud:network:Network", ...PLATFORM_COMPONENTS].sort());
                 // The mock monitor's URN names the direct parent's type before `$`.
                 for (const resource of r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack" && x.type !== "spin-cloud:index:SpinCloud")) {
                     assert.match(resource.urn, /::spin-cloud:[a-z]+:[A-Za-z]+\$/, `${resource.name} is not parented to a spin-cloud component`);
@@ -190,6 +192,27 @@ describe("shipped stacks", () => {
                 assert.ok(o.operatorCommands.consulPortForward.includes("--document-name AWS-StartPortForwardingSession"));
                 assert.ok(server);
                 assert.match(o.caCertPem, /BEGIN CERTIFICATE/);
+            });
+
+            it("registers every job through the Nomad provider, after the leader gate, valid against Nomad's job schema", async () => {
+                const r = await run(stack);
+                const [provider] = ofType(r, "pulumi:providers:nomad");
+                assert.match(String(provider.inputs.address), /^https:\/\/.+:4646$/);
+                assert.ok(isSecretInput(provider.inputs.secretId), "secretId is a secret");
+                assert.match(String(provider.inputs.caPem), /BEGIN CERTIFICATE/);
+                const [gate] = r.resources.filter((x) => x.name === "spin-cloud-nomad-leader");
+                assert.strictEqual(gate.inputs.address, provider.inputs.address);
+                const jobs = ofType(r, "nomad:index/job:Job");
+                assert.ok(jobs.length >= PLATFORM_COMPONENTS.length);
+                for (const job of jobs) {
+                    assert.strictEqual(job.inputs.json, true);
+                    const spec = JSON.parse(job.inputs.jobspec as string);
+                    assertValidNomadJob(spec.Job, job.name);
+                    assert.deepStrictEqual(spec.Job.Datacenters, [setting(stack, "datacenter")]);
+                }
+                for (const variable of ofType(r, "nomad:index/variable:Variable")) {
+                    assert.ok(isSecretInput(variable.inputs.items), `${variable.name} items are secret`);
+                }
             });
 
             it("evaluates to byte-identical resource inputs twice", async () => {
