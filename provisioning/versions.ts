@@ -126,3 +126,44 @@ export const TRAEFIK: TraefikRelease = {
         },
     },
 };
+
+/**
+ * A container image, pinned by digest when one is recorded, else by its exact tag. A tag can be
+ * re-pushed; a digest cannot (docker pulls `repository@sha256:…` by content).
+ */
+export interface ContainerImage {
+    readonly repository: string;
+    readonly tag: string;
+    /** `sha256:<64 hex>` of the image (a multi-arch index digest covers every architecture). */
+    readonly digest: string | null;
+}
+
+/** The reference docker pulls: `repository@digest` when a digest is recorded, else `repository:tag`. */
+export function containerImageReference(image: ContainerImage): string {
+    if (image.digest === null) {
+        return `${image.repository}:${image.tag}`;
+    }
+    if (!/^sha256:[0-9a-f]{64}$/.test(image.digest)) {
+        throw new Error(`${image.repository}: digest must be sha256:<64 lowercase hex>, got ${image.digest}`);
+    }
+    return `${image.repository}@${image.digest}`;
+}
+
+/**
+ * The Bindle server, run by the `bindle` job (provisioning/jobs/bindle-job.ts) under Nomad's
+ * docker driver; why a container and not the release tarball is in docs/bindle.md.
+ *
+ * Sources: deislabs/bindle PR #363 "bump version to 0.8.2" (2022-12-21, release/0.8 branch);
+ * fermyon/installer aws/terraform/multiple-nodes/vm_assets/job/bindle.nomad runs
+ * `image = "ghcr.io/fermyon/bindle:v0.8.2"` with the docker driver. No digest of that image was
+ * found in any stored copy, so it is pinned by its exact tag until one is recorded here.
+ */
+export interface BindleRelease {
+    readonly version: string;
+    readonly image: ContainerImage;
+}
+
+export const BINDLE: BindleRelease = {
+    version: "0.8.2",
+    image: { repository: "ghcr.io/fermyon/bindle", tag: "v0.8.2", digest: null },
+};

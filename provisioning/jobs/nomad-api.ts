@@ -52,6 +52,9 @@ export interface NomadTemplate {
     ChangeMode?: "noop" | "restart" | "signal";
     ChangeSignal?: string;
     Perms?: string;
+    /** Owner of the rendered file (template.mdx `uid`/`gid`; Linux only). */
+    Uid?: number;
+    Gid?: number;
     Envvars?: boolean;
 }
 
