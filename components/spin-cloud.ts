@@ -12,6 +12,7 @@ import { PublicIngress } from "./public-ingress";
 import { NomadLeader, nomadProvider } from "./nomad";
 import { NomadAccess } from "./nomad-access";
 import { Traefik } from "./traefik";
+import { BindleServer } from "./bindle-server";
 
 export interface SpinCloudComponentArgs extends SpinCloudArgs {
     /** AWS region the cloud runs in (the AWS provider's region). */
@@ -45,6 +46,10 @@ export class SpinCloud extends pulumi.ComponentResource {
     readonly publicLoadBalancerDnsName: pulumi.Output<string>;
     /** Operator URLs (Nomad UI, Consul UI, Traefik dashboard, Bindle API), operator networks only. */
     readonly operatorUrls: Record<OperatorServiceId, pulumi.Output<string>>;
+    /** The Bindle server apps are pushed to. */
+    readonly bindle: BindleServer;
+    /** How apps register their Nomad jobs. */
+    readonly nomad: NomadAccess;
 
     constructor(name: string, args: SpinCloudComponentArgs, opts?: pulumi.ComponentResourceOptions) {
         const settings = resolveSpinCloudArgs(args);
@@ -135,6 +140,13 @@ export class SpinCloud extends pulumi.ComponentResource {
             vpcCidr: settings.vpcCidr,
             consulToken: secrets.consulTraefikToken,
         }, parent);
+        this.bindle = new BindleServer(`${name}-bindle`, {
+            nomad: nomadAccess,
+            datacenter: settings.datacenter,
+            architecture: settings.architecture,
+            operatorUrl: operator.urls.bindle,
+        }, parent);
+        this.nomad = nomadAccess;
 
         const firstServerIp = nomad.serverPrivateIps[0];
         this.vpcId = network.vpcId;

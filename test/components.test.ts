@@ -116,3 +116,31 @@ describe("SpinCloud", () => {
         assert.deepStrictEqual(lastRegistered().filter((x) => x.type !== "pulumi:pulumi:Stack"), []);
     });
 });
+
+describe("BindleServer", () => {
+    it("hands the job a $2y$ htpasswd entry, a host signing key and a keyring trusting the creator key", async () => {
+        const { BindleServer } = await import("../components/bindle-server");
+        const { nomadProvider } = await import("../components/nomad");
+        const { parse } = await import("smol-toml");
+        let creator = "";
+        const r = await evaluateStack("unit", () => {
+            const provider = nomadProvider("p", { address: "https://nomad.test:4646", caPem: "ca", secretId: "t" });
+            const b = new BindleServer("b", { nomad: { provider, leader: provider }, datacenter: "dc1", architecture: "arm64", operatorUrl: "https://ops:8085/v1/" });
+            b.creatorKeypair.apply((k) => { creator = k; });
+            return {};
+        });
+        const [variable] = ofType(r, "nomad:index/variable:Variable");
+        assert.strictEqual(variable.inputs.path, "nomad/jobs/bindle");
+        assert.ok(isSecretInput(variable.inputs.items));
+        const items = unwrapSecrets(variable.inputs.items) as Record<string, string>;
+        assert.match(items.htpasswd, /^spin-cloud:\$2y\$10\$[0-9a-f]{53}\n$/);
+        const signing = parse(items.signing_keys) as { key: { roles: string[]; keypair: string }[] };
+        assert.deepStrictEqual(signing.key.map((k) => k.roles), [["host"]]);
+        const keyring = parse(items.keyring) as { key: { roles: string[]; key: string }[] };
+        assert.deepStrictEqual(keyring.key.map((k) => k.roles), [["host"], ["creator"]]);
+        assert.strictEqual(keyring.key[1].key, Buffer.from(creator, "base64").subarray(32).toString("base64"));
+        assert.strictEqual(keyring.key[0].key, Buffer.from(signing.key[0].keypair, "base64").subarray(32).toString("base64"));
+        const [job] = ofType(r, "nomad:index/job:Job");
+        assert.ok(!String(job.inputs.jobspec).includes(items.htpasswd.trim()), "no credential in the jobspec");
+    });
+});

@@ -12,7 +12,7 @@ import { assertValidNomadJob } from "./harness/nomad-job-schema";
 import { strings } from "./harness/walk";
 
 const STACKS = shippedStacks();
-const PLATFORM_COMPONENTS = ["spin-cloud:platform:Traefik"];
+const PLATFORM_COMPONENTS = ["spin-cloud:platform:BindleServer", "spin-cloud:platform:Traefik"];
 const runs = new Map<string, MockRun>();
 
 async function run(stack: string): Promise<MockRun> {

@@ -69,7 +69,10 @@ class Recorder implements pulumi.runtime.Mocks {
             case "random:index/randomUuid:RandomUuid":
                 return { result: this.secret(uuidFrom(`token:${name}`)) };
             case "random:index/randomPassword:RandomPassword":
-                return { result: this.secret(`mock-password-${digest(name, 24)}`) };
+                return {
+                    result: this.secret(`mock-password-${digest(name, 24)}`),
+                    bcryptHash: this.secret(`$2a$10$${digest(`bcrypt:${name}`, 53)}`),
+                };
             case "tls:index/privateKey:PrivateKey":
                 return {
                     privateKeyPem: this.secret(pem("PRIVATE KEY", `mock private key ${name}`)),
