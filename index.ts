@@ -10,6 +10,7 @@ export const clientAsgName = outputs.clientAsgName;
 export const caCertPem = outputs.caCertPem;
 export const operatorCommands = outputs.operatorCommands;
 export const appsEndpoint = outputs.appsEndpoint;
+export const appUrls = outputs.appUrls;
 export const operatorUrls = outputs.operatorUrls;
 /** Secrets: read with `pulumi stack output --show-secrets consulManagementToken`. */
 export const consulManagementToken = outputs.consulManagementToken;

@@ -49,13 +49,15 @@ export interface SpinCloudArgs {
      * Consul, Traefik dashboard and Bindle endpoints. At least one; never the whole internet.
      */
     operatorCidrs?: string[];
+    /** Deploy the example Spin app in `apps/hello` (build it first with `bash apps/build.sh`). */
+    exampleApp?: boolean;
 }
 
 export type ResolvedSpinCloudArgs = Required<SpinCloudArgs>;
 type SettingKey = keyof SpinCloudArgs;
 
 interface Setting<K extends SettingKey> {
-    readonly type: "integer" | "string" | "array";
+    readonly type: "integer" | "string" | "array" | "boolean";
     readonly default: ResolvedSpinCloudArgs[K];
     readonly description: string;
 }
@@ -76,6 +78,7 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting<K> } = {
     rootVolumeSizeGb: { type: "integer", default: 30, description: "Encrypted gp3 root volume size of every node, GiB (20-1000)." },
     appsDomain: { type: "string", default: "", description: "Domain for app names (<app>.<appsDomain>, TLS by ACM); empty for HTTP on the load balancer name. Needs hostedZoneId." },
     hostedZoneId: { type: "string", default: "", description: "Route 53 hosted zone id of appsDomain (empty when appsDomain is empty)." },
+    exampleApp: { type: "boolean", default: false, description: "Deploy the example Spin app in apps/hello (build it first: bash apps/build.sh)." },
     operatorCidrs: { type: "array", default: [], description: "IPv4 CIDRs allowed to reach Nomad, Consul, the Traefik dashboard and Bindle (include where pulumi up runs). Required; never 0.0.0.0/0." },
 };
 
@@ -154,6 +157,9 @@ export function resolveSpinCloudArgs(args: SpinCloudArgs): ResolvedSpinCloudArgs
     integerIn("rootVolumeSizeGb", merged.rootVolumeSizeGb, 20, 1000);
     validateDomain(merged.appsDomain, merged.hostedZoneId);
     validateOperatorCidrs(merged.operatorCidrs);
+    if (typeof merged.exampleApp !== "boolean") {
+        throw new ConfigError("exampleApp", merged.exampleApp, "true or false");
+    }
     return merged;
 }
 
@@ -219,13 +225,18 @@ export function rejectUnknownKeys(configKeys: readonly string[]): void {
  * are parsed here so a non-number fails with the same kind of error as any other bad value.
  */
 export function argsFromConfig(get: (key: string) => string | undefined): SpinCloudArgs {
-    const args: Record<string, string | number | string[]> = {};
+    const args: Record<string, string | number | boolean | string[]> = {};
     for (const [key, setting] of Object.entries(SETTINGS)) {
         const raw = get(key);
         if (raw === undefined) {
             continue;
         }
-        if (setting.type === "array") {
+        if (setting.type === "boolean") {
+            if (raw !== "true" && raw !== "false") {
+                throw new ConfigError(key, raw, "true or false");
+            }
+            args[key] = raw === "true";
+        } else if (setting.type === "array") {
             let value: unknown;
             try {
                 value = JSON.parse(raw);

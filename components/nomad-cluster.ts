@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { renderUserData } from "../provisioning/cloud-init";
-import { Architecture, ClusterProvisioning, HostVolume, NodeProvisioning, NodeRole } from "../provisioning/types";
+import { Architecture, ClusterProvisioning, HostVolume, NfsHostVolume, NodeProvisioning, NodeRole } from "../provisioning/types";
 import { nodeInstanceProfile } from "./node-iam";
 
 export interface NomadClusterArgs {
@@ -20,6 +20,8 @@ export interface NomadClusterArgs {
     /** Nomad `node_class` of the clients. */
     clientNodeClass: string;
     clientHostVolumes: readonly HostVolume[];
+    /** The client host volume backed by a shared NFS export (EFS), mounted at boot. */
+    clientSharedVolume?: NfsHostVolume;
     tags: Record<string, string>;
     /** Resources that must exist before a node boots: the SSM parameters it fetches. */
     bootDependencies: pulumi.Input<pulumi.Resource>[];
@@ -95,6 +97,7 @@ export class NomadCluster extends pulumi.ComponentResource {
             cluster,
             nodeClass: args.clientNodeClass,
             hostVolumes: args.clientHostVolumes,
+            ...(args.clientSharedVolume ? { sharedVolume: args.clientSharedVolume } : {}),
         };
         const clientTags = { ...nodeTags("client"), Name: `${cluster.clusterName}-client` };
         const template = new aws.ec2.LaunchTemplate(`${name}-client`, {

@@ -1,5 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
+import { BINDLE_CLIENT_REQUIREMENTS } from "../provisioning/jobs/bindle-job";
 import { BINDLE_HOST_VOLUME, CLIENT_NODE_CLASS } from "../provisioning/platform";
+import { BINDLE_EFS_PARAMETER } from "../provisioning/secrets";
 import { ClusterProvisioning } from "../provisioning/types";
 import { BindleStorage } from "./bindle-storage";
 import { ClusterSecrets } from "./cluster-secrets";
@@ -97,6 +99,13 @@ export class SpinCloud extends pulumi.ComponentResource {
             kmsKeyArn: secrets.kmsKeyArn,
             clientNodeClass: CLIENT_NODE_CLASS,
             clientHostVolumes: [{ ...BINDLE_HOST_VOLUME, readOnly: false }],
+            clientSharedVolume: {
+                hostVolume: BINDLE_HOST_VOLUME.name,
+                addressParameter: BINDLE_EFS_PARAMETER.name,
+                uid: BINDLE_CLIENT_REQUIREMENTS.hostVolume.uid,
+                gid: BINDLE_CLIENT_REQUIREMENTS.hostVolume.gid,
+                mode: BINDLE_CLIENT_REQUIREMENTS.hostVolume.mode,
+            },
             tags,
             bootDependencies: [secrets, ...bindleStorage.bootDependencies],
         }, parent);

@@ -15,10 +15,11 @@ import { stringify } from "yaml";
 import { CONSUL_ACL_POLICIES, renderConsulPolicyRules } from "./consul-acl-policies";
 import { renderConsulAgentConfig } from "./consul-config";
 import { NODE_LAYOUT } from "./layout";
-import { renderNodeEnv, shellQuote } from "./node-env";
+import { renderIni } from "./ini";
+import { renderNodeEnv, resolveSharedVolume, shellQuote } from "./node-env";
 import { renderNomadAgentConfig } from "./nomad-config";
 import { renderResolvedDropIn } from "./resolved";
-import { renderUnit, systemdUnits } from "./systemd-units";
+import { NOMAD_UNIT_NAME, renderUnit, systemdUnits } from "./systemd-units";
 import { assertNever, NodeProvisioning } from "./types";
 
 /** EC2's limit on raw (not yet base64-encoded) user data. */
@@ -31,6 +32,9 @@ const BOOTSTRAP_SCRIPT = readFileSync(path.join(SCRIPT_SOURCE_DIR, "bootstrap.sh
 /** Where the scripts live on the node. */
 export const INSTALL_SCRIPT_PATH = `${NODE_LAYOUT.scriptDir}/install.sh`;
 export const BOOTSTRAP_SCRIPT_PATH = `${NODE_LAYOUT.scriptDir}/bootstrap.sh`;
+
+/** Drop-in of nomad.service on clients with a shared volume (systemd.unit(5): `<unit>.d/*.conf`). */
+export const NOMAD_SHARED_VOLUME_DROP_IN = `${NODE_LAYOUT.systemdDir}/${NOMAD_UNIT_NAME}.d/shared-volume.conf`;
 
 /** A file to write on the node, before encoding. */
 export interface NodeFile {
@@ -61,8 +65,17 @@ function roleFiles(node: NodeProvisioning): NodeFile[] {
                 content: renderConsulPolicyRules(policy),
                 permissions: "0644" as const,
             }));
-        case "client":
-            return [];
+        case "client": {
+            // After a reboot Nomad must not start before the shared volume is mounted again (it
+            // would serve the empty mount point): RequiresMountsFor= adds Requires= and After= on
+            // the mount unit systemd makes from the fstab line (systemd.unit(5)).
+            const shared = resolveSharedVolume(node);
+            return shared === undefined ? [] : [{
+                path: NOMAD_SHARED_VOLUME_DROP_IN,
+                content: renderIni({ Unit: { RequiresMountsFor: shared.path } }),
+                permissions: "0644" as const,
+            }];
+        }
         default:
             return assertNever(node, "node role");
     }

@@ -8,10 +8,11 @@
  */
 import { consulAgentConfig } from "./consul-config";
 import { CONSUL_ACL_POLICIES } from "./consul-acl-policies";
+import { BINDLE_CLIENT_REQUIREMENTS } from "./jobs/bindle-job";
 import { NODE_LAYOUT } from "./layout";
 import { nomadAgentConfig } from "./nomad-config";
 import { SECRET_PARAMETERS, secretPathsFor } from "./secrets";
-import { assertNever, NodeProvisioning } from "./types";
+import { assertNever, ClientNode, NodeProvisioning } from "./types";
 import { CONSUL, debianArchitecture, HASHICORP_APT, NOMAD, SPIN, spinArtifact } from "./versions";
 
 export type EnvEntry = readonly [key: string, value: string];
@@ -20,6 +21,101 @@ export type EnvEntry = readonly [key: string, value: string];
 export const NOMAD_HTTP_PORT = 4646;
 
 const KEY = /^[A-Z_][A-Z0-9_]*$/;
+
+/**
+ * Ubuntu's NFS client (`mount.nfs4`), the package AWS's EFS guide installs on Ubuntu; in noble:
+ * manpages.ubuntu.com/manpages/noble/man5/nfs.5.html is "Provided by: nfs-common_2.6.4-3ubuntu5.1".
+ */
+export const NFS_CLIENT_APT_PACKAGE = "nfs-common";
+
+/**
+ * The Docker daemon's unit, shipped by Ubuntu's `docker.io` package (noble source package
+ * docker.io-app builds `docker.io`, "Linux container runtime"; its file list has
+ * /usr/lib/systemd/system/docker.service). install.sh enables and starts it.
+ */
+export const DOCKER_UNIT = "docker.service";
+
+/**
+ * fstab options for EFS with the plain NFS client, exactly as AWS's EFS user guide gives them
+ * ("Enabling automatic mounting on EC2 Linux ... using NFS", nfs-automount-efs.html; the same
+ * values as "Mount settings used by EFS mount helper"): NFSv4.1, 1 MiB reads and writes, `hard`,
+ * 60 s timeout, 2 retransmissions, a new source port on reconnect; `_netdev` mounts it after the
+ * network is up at boot.
+ */
+export const EFS_NFS_MOUNT_OPTIONS = "nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,_netdev";
+
+/** The file system table bootstrap.sh adds the shared volume's line to. */
+export const FSTAB_FILE = "/etc/fstab";
+
+/** How long bootstrap.sh keeps trying to mount the shared volume (new mount targets take a while). */
+export const SHARED_VOLUME_MOUNT_TIMEOUT_SECONDS = 300;
+
+/** A client's shared volume with its mount point resolved from `hostVolumes`. */
+export interface ResolvedSharedVolume {
+    readonly hostVolume: string;
+    readonly path: string;
+    readonly addressParameter: string;
+    readonly uid: number;
+    readonly gid: number;
+    readonly mode: string;
+}
+
+/**
+ * The shared volume of `node`, checked: it names one of the node's host volumes, whose path is an
+ * absolute path fstab can hold as is; the parameter is one SSM name segment; owner and mode are
+ * numeric. Undefined when the node has none.
+ */
+export function resolveSharedVolume(node: ClientNode): ResolvedSharedVolume | undefined {
+    const shared = node.sharedVolume;
+    if (shared === undefined) {
+        return undefined;
+    }
+    const volume = node.hostVolumes.find((v) => v.name === shared.hostVolume);
+    const fail = (why: string): never => {
+        throw new Error(`shared volume ${JSON.stringify(shared.hostVolume)}: ${why}`);
+    };
+    if (volume === undefined) {
+        return fail("is not one of the client's host volumes");
+    }
+    if (!/^(\/[A-Za-z0-9._-]+)+$/.test(volume.path)) {
+        fail(`path ${JSON.stringify(volume.path)} is not an absolute path of [A-Za-z0-9._-] segments`);
+    }
+    if (!/^[A-Za-z0-9_.-]+$/.test(shared.addressParameter)) {
+        fail(`address parameter ${JSON.stringify(shared.addressParameter)} is not one SSM name segment`);
+    }
+    for (const [what, id] of [["uid", shared.uid], ["gid", shared.gid]] as const) {
+        if (!Number.isInteger(id) || id < 0) {
+            fail(`${what} must be a non-negative integer, got ${id}`);
+        }
+    }
+    if (!/^[0-7]{3,4}$/.test(shared.mode)) {
+        fail(`mode must be octal like "0750", got ${JSON.stringify(shared.mode)}`);
+    }
+    return { ...shared, path: volume.path };
+}
+
+/** Client-only entries: the packages and units install.sh adds, and the shared volume, if any. */
+function clientEntries(node: ClientNode): EnvEntry[] {
+    const shared = resolveSharedVolume(node);
+    const packages = [...BINDLE_CLIENT_REQUIREMENTS.aptPackages, ...(shared ? [NFS_CLIENT_APT_PACKAGE] : [])];
+    const entries: EnvEntry[] = [
+        ["NODE_APT_PACKAGES", packages.join(" ")],
+        ["NODE_SERVICES", DOCKER_UNIT],
+    ];
+    if (shared) {
+        entries.push(
+            ["SHARED_VOLUME_PATH", shared.path],
+            ["SHARED_VOLUME_ADDRESS_PARAMETER", shared.addressParameter],
+            ["SHARED_VOLUME_MOUNT_OPTIONS", EFS_NFS_MOUNT_OPTIONS],
+            ["SHARED_VOLUME_MOUNT_TIMEOUT", String(SHARED_VOLUME_MOUNT_TIMEOUT_SECONDS)],
+            ["SHARED_VOLUME_UID", String(shared.uid)],
+            ["SHARED_VOLUME_GID", String(shared.gid)],
+            ["SHARED_VOLUME_MODE", shared.mode],
+            ["FSTAB_FILE", FSTAB_FILE],
+        );
+    }
+    return entries;
+}
 
 /** `value` as one POSIX-shell single-quoted word. */
 export function shellQuote(value: string): string {
@@ -46,6 +142,7 @@ function roleEntries(node: NodeProvisioning): EnvEntry[] {
                 ["SPIN_URL", spin.url],
                 ["SPIN_SHA256", spin.sha256],
                 ["SPIN_BINARY", NODE_LAYOUT.spin.binary],
+                ...clientEntries(node),
             ];
         }
         default:

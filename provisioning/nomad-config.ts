@@ -4,9 +4,10 @@
  * on every node, plus `server.encrypt` on servers.
  *
  * Reference: Nomad agent configuration docs, website/content/docs/configuration/{index,server,
- * server_join,client,consul,acl,tls,telemetry}.mdx and drivers/exec.mdx (hashicorp/nomad).
+ * server_join,client,consul,acl,tls,telemetry}.mdx and drivers/{exec,docker}.mdx (hashicorp/nomad).
  */
 import { awsCloudAutoJoin, CONSUL_PORTS, PRIVATE_IP_TEMPLATE } from "./consul-config";
+import { BINDLE_CLIENT_REQUIREMENTS } from "./jobs/bindle-job";
 import { NODE_LAYOUT } from "./layout";
 import { assertNever, ClientNode, ClusterProvisioning, HostVolume, NodeProvisioning, ServerNode } from "./types";
 
@@ -32,6 +33,18 @@ export interface NomadExecPluginConfig {
     readonly default_ipc_mode: "private";
     readonly no_pivot_root: false;
 }
+
+/**
+ * `docker` driver plugin options (drivers/docker.mdx "Plugin Options": `allow_privileged`, the
+ * `volumes` block's `enabled`; drivers/docker/config.go declares `volumes` an hclspec block). A
+ * nested block is a list of one object in the JSON form, as `nested` in basic.json.
+ */
+export interface NomadDockerPluginConfig {
+    readonly allow_privileged: boolean;
+    readonly volumes: readonly [{ readonly enabled: boolean }];
+}
+
+export type NomadPluginBlock = { readonly config: readonly [NomadExecPluginConfig | NomadDockerPluginConfig] };
 
 export interface NomadConsulBlock {
     readonly address: string;
@@ -62,7 +75,7 @@ export interface NomadAgentConfig {
         readonly node_class: string;
         readonly host_volume?: NomadLabelledBlocks<NomadHostVolumeBlock>;
     };
-    readonly plugin?: NomadLabelledBlocks<{ readonly config: readonly [NomadExecPluginConfig] }>;
+    readonly plugin?: NomadLabelledBlocks<NomadPluginBlock>;
     readonly consul: NomadConsulBlock;
     readonly acl: { readonly enabled: true };
     readonly tls: {
@@ -158,8 +171,18 @@ function hostVolumes(volumes: readonly HostVolume[]): NomadLabelledBlocks<NomadH
     return labelledBlocks(volumes.map((v) => [v.name, { path: v.path, read_only: v.readOnly }] as const));
 }
 
+/** The docker plugin options Bindle's job needs on every client (BINDLE_CLIENT_REQUIREMENTS). */
+export function dockerPluginConfig(): NomadDockerPluginConfig {
+    const docker = BINDLE_CLIENT_REQUIREMENTS.nomadPlugins.docker;
+    return { allow_privileged: docker.allow_privileged, volumes: [{ enabled: docker.volumes.enabled }] };
+}
+
 function clientConfig(node: ClientNode): NomadAgentConfig {
     const execConfig: NomadExecPluginConfig = { default_pid_mode: "private", default_ipc_mode: "private", no_pivot_root: false };
+    const plugins: ReadonlyArray<readonly [string, NomadPluginBlock]> = [
+        ["exec", { config: [execConfig] }],
+        ["docker", { config: [dockerPluginConfig()] }],
+    ];
     return {
         ...commonConfig(node.cluster),
         client: {
@@ -167,7 +190,7 @@ function clientConfig(node: ClientNode): NomadAgentConfig {
             node_class: node.nodeClass,
             ...(node.hostVolumes.length > 0 ? { host_volume: hostVolumes(node.hostVolumes) } : {}),
         },
-        plugin: labelledBlocks([["exec", { config: [execConfig] as const }]]),
+        plugin: labelledBlocks(plugins),
         // The client Consul agent has no certificate our CA can verify (auto_encrypt), so Nomad
         // uses its loopback-only plain listeners; servers are found through Consul's catalog.
         consul: {

@@ -32,6 +32,24 @@ export interface HostVolume {
     readonly readOnly: boolean;
 }
 
+/**
+ * A host volume every client shares: an NFS export (EFS on AWS) that bootstrap.sh mounts at the
+ * host volume's path, through /etc/fstab, before Nomad starts.
+ */
+export interface NfsHostVolume {
+    /** Name of the entry of the client's `hostVolumes` this export backs; its `path` is the mount point. */
+    readonly hostVolume: string;
+    /**
+     * Name of the non-secret SSM parameter under the client's role path (`<ssmPrefix>/client/<name>`)
+     * whose value is the NFS server's DNS name. The boot fetches that path with the secrets.
+     */
+    readonly addressParameter: string;
+    /** Owner and octal mode (e.g. "0750") of the volume's root directory once mounted. */
+    readonly uid: number;
+    readonly gid: number;
+    readonly mode: string;
+}
+
 /** A Nomad + Consul server node. */
 export interface ServerNode {
     readonly role: "server";
@@ -47,6 +65,8 @@ export interface ClientNode {
     /** Nomad `node_class`, used by jobs to target a pool of clients. */
     readonly nodeClass: string;
     readonly hostVolumes: readonly HostVolume[];
+    /** The host volume backed by a shared NFS export, if any (none on a local, non-AWS client). */
+    readonly sharedVolume?: NfsHostVolume;
 }
 
 export type NodeProvisioning = ServerNode | ClientNode;

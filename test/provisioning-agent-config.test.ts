@@ -146,7 +146,7 @@ describe("nomad agent config", () => {
         assert.equal(client.server, undefined);
     });
 
-    it("enables the client with its node class, host volumes and exec plugin as labelled JSON blocks", () => {
+    it("enables the client with its node class, host volumes and exec and docker plugins as labelled JSON blocks", () => {
         assert.deepEqual(client.client, {
             enabled: true,
             node_class: "spin",
@@ -154,6 +154,7 @@ describe("nomad agent config", () => {
         });
         assert.deepEqual(client.plugin, [
             { exec: [{ config: [{ default_pid_mode: "private", default_ipc_mode: "private", no_pivot_root: false }] }] },
+            { docker: [{ config: [{ allow_privileged: false, volumes: [{ enabled: false }] }] }] },
         ]);
         assert.equal(server.plugin, undefined);
     });

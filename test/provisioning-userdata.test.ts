@@ -151,6 +151,9 @@ describe("user data", function () {
                 [`${NODE_LAYOUT.systemdDir}/consul.service`, renderUnit(consulUnit())],
                 [`${NODE_LAYOUT.systemdDir}/nomad.service`, renderUnit(nomadUnit())],
                 [NODE_LAYOUT.resolvedDropIn, renderResolvedDropIn()],
+                ...(node.role === "client" && node.sharedVolume
+                    ? [[`${NODE_LAYOUT.systemdDir}/nomad.service.d/shared-volume.conf`, "[Unit]\nRequiresMountsFor=/srv/bindle\n"] as [string, string]]
+                    : []),
             ]);
             const files = writtenFiles(userData);
             assert.deepStrictEqual([...files.keys()].sort(), [...expected.keys()].sort(), label(node));

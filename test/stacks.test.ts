@@ -170,9 +170,11 @@ describe("shipped stacks", () => {
                 assert.deepStrictEqual([...new Set(components.map((c) => c.type))].sort(), [
                     "spin-cloud:bindle:BindleStorage", "spin-cloud:cluster:ClusterSecrets", "spin-cloud:cluster:NomadCluster",
                     "spin-cloud:index:SpinCloud", "spin-cloud:ingress:OperatorEndpoint", "spin-cloud:ingress:PublicIngress",
-                    "spin-cloud:network:Network", ...PLATFORM_COMPONENTS].sort());
+                    "spin-cloud:network:Network", ...PLATFORM_COMPONENTS,
+                    ...(setting(stack, "exampleApp") === "true" ? ["spin-cloud:apps:SpinApp"] : [])].sort());
                 // The mock monitor's URN names the direct parent's type before `$`.
-                for (const resource of r.resources.filter((x) => x.type !== "pulumi:pulumi:Stack" && x.type !== "spin-cloud:index:SpinCloud")) {
+                const topLevel = ["pulumi:pulumi:Stack", "spin-cloud:index:SpinCloud", "spin-cloud:apps:SpinApp"];
+                for (const resource of r.resources.filter((x) => !topLevel.includes(x.type))) {
                     assert.match(resource.urn, /::spin-cloud:[a-z]+:[A-Za-z]+\$/, `${resource.name} is not parented to a spin-cloud component`);
                 }
             });

@@ -157,9 +157,9 @@ export function pushContent(pkg: Pick<SpinAppPackage, "appDir" | "entries">, inv
 export type BindlePushArgs = { [K in keyof BindlePushInputs]: pulumi.Input<BindlePushInputs[K]> };
 
 export class BindlePush extends pulumi.dynamic.Resource {
-    public readonly bindleId!: pulumi.Output<string>;
-    public readonly parcelShas!: pulumi.Output<string[]>;
-    public readonly serverUrl!: pulumi.Output<string>;
+    declare readonly bindleId: pulumi.Output<string>;
+    declare readonly parcelShas: pulumi.Output<string[]>;
+    declare readonly serverUrl: pulumi.Output<string>;
 
     constructor(name: string, args: BindlePushArgs, opts?: pulumi.CustomResourceOptions) {
         const secretOutputs = [...(opts?.additionalSecretOutputs ?? []), "password"];

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# spin-cloud boot step: fetch this node's secrets from SSM, write the TLS files and the agents'
-# secret config fragments, start Consul and Nomad and, on servers, set up both ACL systems with
-# the pre-set tokens from SSM. Idempotent: safe to run again, and on several servers at once.
+# spin-cloud boot step: fetch this node's secrets from SSM, mount its shared volume if any, write
+# the TLS files and the agents' secret config fragments, start Consul and Nomad and, on servers,
+# set up both ACL systems with the pre-set tokens from SSM. Idempotent: safe to run again, and on
+# several servers at once.
 #
 # Usage: bootstrap.sh <node env file>   (the env file is rendered by provisioning/node-env.ts)
 #
@@ -110,6 +111,32 @@ prepare_dirs() {
   [[ -d "$NOMAD_DATA_DIR" ]] || install -d -m 0711 -o "$NOMAD_USER" "$NOMAD_DATA_DIR"
 }
 
+# The shared volume (clients with SHARED_VOLUME_* in the env file): the NFS export whose server
+# is the SSM parameter SHARED_VOLUME_ADDRESS_PARAMETER, mounted through one fstab line (so every
+# boot mounts it again) before Nomad starts, which checks host volume paths at start.
+mount_shared_volume() {
+  local name=$SHARED_VOLUME_ADDRESS_PARAMETER path=$SHARED_VOLUME_PATH address line
+  address="$(secrets_jq -j --arg name "$name" ".[\$name] // empty")"
+  [[ "$address" =~ ^[A-Za-z0-9][A-Za-z0-9.-]*$ ]] ||
+    die "SSM parameter '${SSM_PATH_ROLE}/${name}' (NFS server of ${path}) is missing or not a DNS name"
+  line="${address}:/ ${path} nfs4 ${SHARED_VOLUME_MOUNT_OPTIONS} 0 0"
+  # Replaces any other entry for the mount point; no change, no write.
+  if [[ "$(awk -v mp="$path" '$1 !~ /^#/ && $2 == mp' "$FSTAB_FILE")" != "$line" ]]; then
+    { awk -v mp="$path" '$1 ~ /^#/ || $2 != mp' "$FSTAB_FILE"; printf '%s\n' "$line"; } |
+      write_file "$FSTAB_FILE" 0644 root:root
+    log "${FSTAB_FILE}: ${line}"
+  fi
+  if ! mountpoint -q "$path"; then
+    [[ -d "$path" ]] || install -d -m 0755 "$path"
+    # New mount targets take a while to answer; one attempt is bounded, as mount.nfs retries
+    # for 2 minutes itself (nfs(5), retry=).
+    wait_for "$SHARED_VOLUME_MOUNT_TIMEOUT" "the NFS mount of ${address}:/ at ${path}" timeout 60 mount "$path"
+  fi
+  chown "${SHARED_VOLUME_UID}:${SHARED_VOLUME_GID}" "$path"
+  chmod "$SHARED_VOLUME_MODE" "$path"
+  log "mounted ${address}:/ at ${path}"
+}
+
 consul_api_answers() { curl -fs -o /dev/null "${CONSUL_HTTP_ADDR}/v1/status/leader"; }
 
 # /v1/status/leader needs no ACL token and answers "" until a leader is elected.
@@ -215,11 +242,12 @@ nomad_acl_bootstrapped() {
 main() {
   [[ "$(id -u)" == 0 ]] || die "must run as root"
   local tool
-  for tool in aws jq curl consul nomad systemctl; do
+  for tool in aws jq curl consul nomad systemctl ${SHARED_VOLUME_PATH:+mount.nfs4}; do
     command -v "$tool" >/dev/null || die "${tool} is not installed (did install.sh run?)"
   done
   wait_for 300 "the node's secrets under ${SSM_PATH_COMMON} and ${SSM_PATH_ROLE}" fetch_secrets
   check_secrets
+  if [[ -n "${SHARED_VOLUME_PATH:-}" ]]; then mount_shared_volume; fi
   prepare_dirs
   write_tls
   write_agent_secrets

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # spin-cloud install step: HashiCorp apt repository, the pinned Consul and Nomad packages, the
-# AWS CLI and, on Nomad clients, the pinned Spin binary. Idempotent: safe to run again.
+# AWS CLI, the node's Ubuntu packages and units from the env file and, on Nomad clients, the
+# pinned Spin binary. Idempotent: safe to run again.
 #
 # Usage: install.sh <node env file>   (the env file is rendered by provisioning/node-env.ts)
 set -euo pipefail
@@ -110,6 +111,15 @@ install_aws_cli() {
   aws --version >&2
 }
 
+# NODE_APT_PACKAGES and NODE_SERVICES (clients: Docker, and the NFS client with a shared volume).
+install_node_packages() {
+  local -a packages units
+  read -r -a packages <<<"${NODE_APT_PACKAGES:-}"
+  read -r -a units <<<"${NODE_SERVICES:-}"
+  if ((${#packages[@]})); then apt_get install -y -q "${packages[@]}"; fi
+  if ((${#units[@]})); then systemctl enable --now "${units[@]}"; fi
+}
+
 spin_is_current() {
   local current
   [[ -x "$SPIN_BINARY" ]] || return 1
@@ -140,6 +150,7 @@ main() {
   add_hashicorp_repository
   install_hashicorp_packages
   install_aws_cli
+  install_node_packages
   case "$SPIN_CLOUD_ROLE" in
     client) install_spin ;;
     server) ;;
