@@ -4,7 +4,7 @@ import { bindleApiUrl } from "../provisioning/jobs/bindle-job";
 import { SpinAppRouting, SpinAppUpdate, spinAppJob, spinAppJobId } from "../provisioning/jobs/spin-app-job";
 import { buildInvoice, bindleId as bindleIdOf } from "./apps/invoice";
 import { BindlePush, pushContent } from "./apps/bindle-push";
-import { readSpinApp } from "./apps/manifest";
+import { SpinVariable, readSpinApp } from "./apps/manifest";
 import { jobSecrets, registerJob } from "./nomad-access";
 import { SpinCloud } from "./spin-cloud";
 
@@ -48,14 +48,15 @@ export class SpinAppArgumentError extends Error {
 /** Hosts and path prefixes taken so far, per cloud: two apps must never claim the same route. */
 const claimedRoutes = new WeakMap<SpinCloud, Map<string, string>>();
 
-function claim(cloud: SpinCloud, app: string, field: string, route: string): void {
+function claim(cloud: SpinCloud, app: string, field: string, kind: "host" | "path", route: string): void {
     const routes = claimedRoutes.get(cloud) ?? new Map<string, string>();
     claimedRoutes.set(cloud, routes);
-    const owner = routes.get(route);
+    const key = `${kind}:${route}`;
+    const owner = routes.get(key);
     if (owner !== undefined && owner !== app) {
         throw new SpinAppArgumentError(app, field, route, `a route no other app has; SpinApp ${owner} already answers on it`);
     }
-    routes.set(route, app);
+    routes.set(key, app);
 }
 
 function routingFor(name: string, args: SpinAppArgs): SpinAppRouting {
@@ -78,6 +79,27 @@ function routingFor(name: string, args: SpinAppArgs): SpinAppRouting {
     return { kind: "hosts", hosts };
 }
 
+/** Every variable the manifest requires is given, and secret ones only as secrets. */
+function checkVariables(app: string, declared: readonly SpinVariable[], args: SpinAppArgs): void {
+    const plain = args.variables ?? {};
+    const secret = args.secretVariables ?? {};
+    for (const variable of declared) {
+        if (variable.secret && variable.name in plain) {
+            throw new SpinAppArgumentError(app, `variables.${variable.name}`, "(set)",
+                "nothing: spin.toml declares it secret; pass it in secretVariables so it stays a secret");
+        }
+        if (variable.required && !(variable.name in plain) && !(variable.name in secret)) {
+            throw new SpinAppArgumentError(app, `${variable.secret ? "secretVariables" : "variables"}.${variable.name}`, undefined,
+                "a value: spin.toml declares it required and without a default");
+        }
+    }
+    for (const name of [...Object.keys(plain), ...Object.keys(secret)]) {
+        if (!declared.some((v) => v.name === name)) {
+            throw new SpinAppArgumentError(app, `variables.${name}`, "(set)", `a variable spin.toml declares (${declared.map((v) => v.name).join(", ") || "none"})`);
+        }
+    }
+}
+
 /**
  * A Spin application on the cloud: its files are pushed to Bindle as a content-addressed,
  * signed bindle (an unchanged app is no change at all; any changed byte is a new version and a
@@ -98,6 +120,7 @@ export class SpinApp extends pulumi.ComponentResource {
         const invoice = buildInvoice(pkg, { name: `spin-cloud/${cloud.cluster.clusterName}/${name}` });
         const id = bindleIdOf(invoice);
         const routing = routingFor(name, args);
+        checkVariables(name, pkg.variables, args);
         const job = spinAppJob({
             name,
             datacenters: [cloud.settings.datacenter],
@@ -114,9 +137,9 @@ export class SpinApp extends pulumi.ComponentResource {
             update: args.update,
         });
         if (routing.kind === "hosts") {
-            routing.hosts.forEach((host, i) => claim(cloud, name, `hosts[${i}]`, `host:${host}`));
+            routing.hosts.forEach((host, i) => claim(cloud, name, `hosts[${i}]`, "host", host));
         } else {
-            claim(cloud, name, "name", `path:${routing.prefix}`);
+            claim(cloud, name, "name", "path", routing.prefix);
         }
         super("spin-cloud:apps:SpinApp", name, {}, opts);
 

@@ -146,9 +146,17 @@ export async function evaluateStack(stack: string, program: () => Record<string,
     recorder.secretValues = [];
     recorder.calls = [];
     await pulumi.runtime.setMocks(recorder, PROJECT, stack, options.preview ?? false);
-    const outputs = await pulumi.runtime.runInPulumiStack(async () => program());
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const settings = require("@pulumi/pulumi/runtime/settings");
+    let outputs: unknown;
+    try {
+        outputs = await pulumi.runtime.runInPulumiStack(async () => program());
+    } catch (error) {
+        // Let what was registered before the failure reach the recorder, for lastRegistered().
+        // Bounded: registrations waiting on the output that failed never finish.
+        await Promise.race([settings.waitForRPCs().catch(() => undefined), new Promise((done) => setTimeout(done, 1000))]);
+        throw error;
+    }
     await settings.waitForRPCs();
     const urns: string[] = [...settings.getMonitor().resources.keys()];
     for (const resource of recorder.resources) {
