@@ -15,6 +15,7 @@ import { NomadLeader, nomadProvider } from "./nomad";
 import { NomadAccess } from "./nomad-access";
 import { Traefik } from "./traefik";
 import { BindleServer } from "./bindle-server";
+import { AppCloud, AppPlatform } from "./app-platform";
 
 export interface SpinCloudComponentArgs extends SpinCloudArgs {
     /** AWS region the cloud runs in (the AWS provider's region). */
@@ -29,7 +30,7 @@ export interface SpinCloudComponentArgs extends SpinCloudArgs {
  * The whole cloud on AWS: network, cluster secrets, Nomad + Consul servers and clients.
  * Arguments are validated before any resource is registered.
  */
-export class SpinCloud extends pulumi.ComponentResource {
+export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
     readonly settings: ResolvedSpinCloudArgs;
     readonly cluster: ClusterProvisioning;
     readonly vpcId: pulumi.Output<string>;
@@ -52,6 +53,8 @@ export class SpinCloud extends pulumi.ComponentResource {
     readonly bindle: BindleServer;
     /** How apps register their Nomad jobs. */
     readonly nomad: NomadAccess;
+    /** What SpinApps deploy to. */
+    readonly platform: AppPlatform;
 
     constructor(name: string, args: SpinCloudComponentArgs, opts?: pulumi.ComponentResourceOptions) {
         const settings = resolveSpinCloudArgs(args);
@@ -170,6 +173,17 @@ export class SpinCloud extends pulumi.ComponentResource {
         this.appsEndpoint = ingress.appsEndpoint;
         this.publicLoadBalancerDnsName = ingress.dnsName;
         this.operatorUrls = operator.urls;
+        this.platform = {
+            clusterName,
+            datacenter: settings.datacenter,
+            architecture: settings.architecture,
+            appsDomain: settings.appsDomain,
+            sharedOrigin: pulumi.interpolate`${settings.appsDomain ? "https" : "http"}://${ingress.dnsName}`,
+            runtime: { driver: "exec" },
+            nomad: nomadAccess,
+            bindle: this.bindle,
+            caCertPem: secrets.caCertPem,
+        };
         this.registerOutputs({
             vpcId: this.vpcId,
             serverPrivateIps: this.serverPrivateIps,

@@ -248,7 +248,10 @@ describe("nomadProvider", () => {
         assert.strictEqual(registrations.find((r) => r.type === PROVIDER_TOKEN)!.version, "2.6.1");
     });
 
-    it("refuses an address that is not https", () => {
+    it("refuses an address that is not https, except plain HTTP to 127.0.0.1 (the local target)", () => {
         assert.throws(() => nomadProvider("p", { address: "http://ops.example:4646", caPem: "CA", secretId: "t" }), /must be an https:\/\/ URL/);
+        assert.throws(() => nomadProvider("p", { address: "http://localhost.example.com:4646", secretId: "t" }), /must be an https:\/\/ URL/);
+        assert.throws(() => nomadProvider("p", { address: "http://127.0.0.1:4646/evil", secretId: "t" }), /must be an https:\/\/ URL/);
+        assert.doesNotThrow(() => nomadProvider("p", { address: "http://127.0.0.1:14646", secretId: "t" }));
     });
 });

@@ -97,6 +97,27 @@ describe("spin app job", () => {
         assert.deepEqual(spinAppTraefikTags("x", { kind: "pathPrefix", prefix: "/y" })[1], "traefik.http.routers.app-x.rule=Path(`/y`) || PathPrefix(`/y/`)");
     });
 
+    it("routes hosts and a path prefix together: the hosts' rule AND the prefix rule, the prefix stripped", () => {
+        const tags = parts({ ...HOSTS, routing: { kind: "hostsPathPrefix", hosts: [HOST, `www.${HOST}`], prefix: "/shop" } }).service.Tags;
+        assert.deepEqual(tags, [
+            "traefik.enable=true",
+            `traefik.http.routers.app-hello.rule=(Host(\`${HOST}\`) || Host(\`www.${HOST}\`)) && (Path(\`/shop\`) || PathPrefix(\`/shop/\`))`,
+            "traefik.http.routers.app-hello.entrypoints=web",
+            "traefik.http.routers.app-hello.middlewares=app-hello-strip",
+            "traefik.http.middlewares.app-hello-strip.stripprefix.prefixes=/shop",
+        ]);
+    });
+
+    it("runs Spin with raw_exec from a given binary, as the agent's user, when the runtime says so", () => {
+        const { task, args } = parts({ ...PREFIX, runtime: { driver: "raw_exec", spinBinary: "/home/u/.cache/spin-cloud/bin/spin" } });
+        assert.equal(task.Driver, "raw_exec");
+        assert.equal(task.User, undefined, "raw_exec cannot switch users unless Nomad runs as root");
+        assert.deepEqual(task.Config, { command: "/home/u/.cache/spin-cloud/bin/spin", args: spinUpArgs() });
+        assert.deepEqual(args, spinUpArgs());
+        assertValidNomadJob(spinAppJob({ ...PREFIX, runtime: { driver: "raw_exec", spinBinary: "/opt/spin" } }), "raw_exec app");
+        assert.equal(parts(PREFIX).task.Driver, "exec", "exec by default");
+    });
+
     it("fetches one checksum-pinned artifact per parcel from Bindle's parcel path into local/app", () => {
         const { task } = parts(HOSTS);
         const base = "http://bindle.service.consul:8085/v1/_i/hello/1.0.0-sha-0123456789abcdef@";
@@ -217,6 +238,10 @@ describe("spin app job", () => {
         ["bad host", (i) => ({ ...i, routing: { kind: "hosts", hosts: [HOST, "Bad_Host"] } }), /routing\.hosts\[1\] is "Bad_Host"/],
         ["duplicate host", (i) => ({ ...i, routing: { kind: "hosts", hosts: [HOST, HOST] } }), /routing\.hosts .*unique/],
         ["bad prefix", (i) => ({ ...i, routing: { kind: "pathPrefix", prefix: "/a/b" } }), /routing\.prefix is "\/a\/b"/],
+        ["bad prefix with hosts", (i) => ({ ...i, routing: { kind: "hostsPathPrefix", hosts: [HOST], prefix: "shop" } }), /routing\.prefix is "shop"/],
+        ["no hosts with a prefix", (i) => ({ ...i, routing: { kind: "hostsPathPrefix", hosts: [], prefix: "/shop" } }), /routing\.hosts is \[\]/],
+        ["relative spin binary", (i) => ({ ...i, runtime: { driver: "raw_exec", spinBinary: "bin/spin" } }), /runtime\.spinBinary is "bin\/spin"/],
+        ["unknown driver", (i) => ({ ...i, runtime: { driver: "docker" } as never }), /runtime\.driver is "docker"/],
         ["unknown routing", (i) => ({ ...i, routing: { kind: "dns" } as never }), /routing\.kind is "dns"/],
         ["no parcels", (i) => ({ ...i, bindle: { ...i.bindle, parcels: [] } }), /bindle\.parcels is \[\]/],
         ["no manifest", (i) => ({ ...i, bindle: { ...i.bindle, parcels: i.bindle.parcels.filter((p) => p.path !== "spin.toml") } }), /bindle\.parcels .*exactly one parcel must be spin\.toml/],

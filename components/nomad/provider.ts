@@ -93,10 +93,10 @@ export class Provider extends pulumi.ProviderResource {
 
 /** The cluster outputs `nomadProvider` needs. */
 export interface NomadConnection {
-    /** Nomad API over HTTPS, e.g. the operator endpoint's `https://<name>:4646`. */
+    /** Nomad API over HTTPS, e.g. the operator endpoint's `https://<name>:4646`; plain HTTP only on 127.0.0.1. */
     address: pulumi.Input<string>;
-    /** PEM of the cluster CA (the only CA trusted for the agent's certificate). */
-    caPem: pulumi.Input<string>;
+    /** PEM of the cluster CA (the only CA trusted for the agent's certificate); none over loopback HTTP. */
+    caPem?: pulumi.Input<string>;
     /** Nomad management token; registered as a secret whatever the caller passes. */
     secretId: pulumi.Input<string>;
     /** Nomad region (`nomadRegion` of the stack). */
@@ -104,13 +104,14 @@ export interface NomadConnection {
 }
 
 /**
- * A Nomad provider for the cluster: HTTPS only (an `http://` address is refused), the cluster
- * CA as the only trust anchor, the management token as a secret.
+ * A Nomad provider for the cluster: HTTPS (plain `http://` only to 127.0.0.1, the local target),
+ * the cluster CA as the only trust anchor, the management token as a secret.
  */
 export function nomadProvider(name: string, connection: NomadConnection, opts?: pulumi.ResourceOptions): Provider {
     const checked = (value: string): string => {
-        if (!/^https:\/\/[^/\s]+/.test(value)) {
-            throw new Error(`nomadProvider ${name}: address must be an https:// URL, got '${value}'`);
+        // Plain HTTP only on loopback (the local target): a token never crosses a network in clear.
+        if (!/^https:\/\/[^/\s]+/.test(value) && !/^http:\/\/127\.0\.0\.1:\d+$/.test(value)) {
+            throw new Error(`nomadProvider ${name}: address must be an https:// URL, or http://127.0.0.1:<port> on this machine, got '${value}'`);
         }
         return value;
     };

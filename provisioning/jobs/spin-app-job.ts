@@ -22,14 +22,25 @@ import { CLIENT_NODE_CLASS, jobVariablePath, SERVICE_NAMES } from "../platform";
 import { NODE_LAYOUT } from "../layout";
 import { DEFAULT_TRAEFIK_TAG_PREFIX, TRAEFIK_ENTRY_POINTS } from "../traefik-config";
 import { Architecture } from "../types";
-import { minutes, NomadArtifact, NomadJob, NomadService, NomadTaskGroup, NomadTemplate, renderJobspec, seconds } from "./nomad-api";
+import { minutes, NomadArtifact, NomadJob, NomadService, NomadTask, NomadTaskGroup, NomadTemplate, renderJobspec, seconds } from "./nomad-api";
 import { nomadCpuArch, TRAEFIK_DASHBOARD_SERVICE } from "./traefik-job";
 
 export type SpinAppRouting =
     /** Traefik rule `Host(\`a\`) || Host(\`b\`)`: the app owns these DNS names. */
     | { readonly kind: "hosts"; readonly hosts: readonly string[] }
-    /** For clouds without a domain: `/<prefix>` and everything under it, the prefix stripped. */
-    | { readonly kind: "pathPrefix"; readonly prefix: string };
+    /** `/<prefix>` and everything under it, on any host, the prefix stripped (clouds without a domain). */
+    | { readonly kind: "pathPrefix"; readonly prefix: string }
+    /** `/<prefix>` and everything under it on these DNS names only, the prefix stripped. */
+    | { readonly kind: "hostsPathPrefix"; readonly hosts: readonly string[]; readonly prefix: string };
+
+/**
+ * How the node runs `spin`: `exec` (isolated, as `nobody`, the Spin provisioning installed: AWS
+ * clients, Nomad running as root) or `raw_exec` (the agent's own user, a given Spin binary: the
+ * local target, where Nomad runs unprivileged and `exec` is not available).
+ */
+export type SpinAppRuntime =
+    | { readonly driver: "exec" }
+    | { readonly driver: "raw_exec"; readonly spinBinary: string };
 
 /** `path`: relative to the app directory (posix), as the invoice label `name`; `sha256`: lowercase hex. */
 export interface SpinAppParcel { readonly path: string; readonly sha256: string }
@@ -61,6 +72,8 @@ export interface SpinAppJobInput {
     };
     readonly routing: SpinAppRouting;
     readonly update?: Partial<SpinAppUpdate>;
+    /** Default `{ driver: "exec" }`. */
+    readonly runtime?: SpinAppRuntime;
 }
 
 /** Group update strategy; AutoRevert is always on, AutoPromote whenever `canary` > 0 (0 disables canaries). */
@@ -89,6 +102,7 @@ const PATH_SEGMENT = /^[A-Za-z0-9._+-]+$/;
 const BINDLE_ID = /^[A-Za-z0-9_.+-]+(\/[A-Za-z0-9_.+-]+)+$/;
 const BASE_URL = /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~-]+)*$/;
 const DATACENTER = /^[A-Za-z0-9._*-]+$/;
+const ABSOLUTE_PATH = /^\/[A-Za-z0-9._+\/-]+$/;
 
 /** Consul services an app must not join: the platform's, Nomad's (`nomad`, `nomad-client`), Consul's own. */
 export const SPIN_APP_RESERVED_NAMES: readonly string[] = [
@@ -133,14 +147,17 @@ export function spinAppTraefikTags(name: string, routing: SpinAppRouting): strin
     const p = DEFAULT_TRAEFIK_TAG_PREFIX;
     const router = `${p}.http.routers.${spinAppRouterName(name)}`;
     const base = [`${p}.enable=true`];
+    const hostRule = (hosts: readonly string[]) => hosts.map((h) => `Host(\`${h}\`)`).join(" || ");
     if (routing.kind === "hosts") {
-        return [...base, `${router}.rule=${routing.hosts.map((h) => `Host(\`${h}\`)`).join(" || ")}`, `${router}.entrypoints=${TRAEFIK_ENTRY_POINTS.web}`];
+        return [...base, `${router}.rule=${hostRule(routing.hosts)}`, `${router}.entrypoints=${TRAEFIK_ENTRY_POINTS.web}`];
     }
+    // Not PathPrefix(`/x`) alone: that would also take `/xy`, another app's prefix.
+    const pathRule = `Path(\`${routing.prefix}\`) || PathPrefix(\`${routing.prefix}/\`)`;
+    const rule = routing.kind === "pathPrefix" ? pathRule : `(${hostRule(routing.hosts)}) && (${pathRule})`;
     const strip = `${spinAppRouterName(name)}-strip`;
     return [
         ...base,
-        // Not PathPrefix(`/x`) alone: that would also take `/xy`, another app's prefix.
-        `${router}.rule=Path(\`${routing.prefix}\`) || PathPrefix(\`${routing.prefix}/\`)`,
+        `${router}.rule=${rule}`,
         `${router}.entrypoints=${TRAEFIK_ENTRY_POINTS.web}`,
         `${router}.middlewares=${strip}`,
         `${p}.http.middlewares.${strip}.stripprefix.prefixes=${routing.prefix}`,
@@ -158,18 +175,42 @@ export function spinUpArgs(): string[] {
     ];
 }
 
+function checkedHosts(hosts: readonly string[]): string[] {
+    if (hosts.length === 0) fail("routing.hosts", hosts, "give at least one host");
+    hosts.forEach((h, i) => HOST.test(h) || fail(`routing.hosts[${i}]`, h, "must be a lowercase DNS name such as app.example.com"));
+    if (new Set(hosts).size !== hosts.length) fail("routing.hosts", hosts, "hosts must be unique");
+    return [...hosts];
+}
+
+function checkedPrefix(prefix: string): string {
+    if (!SPIN_APP_PREFIX_PATTERN.test(prefix)) fail("routing.prefix", prefix, `must match ${SPIN_APP_PREFIX_PATTERN}`);
+    return prefix;
+}
+
 function checkedRouting(routing: SpinAppRouting): SpinAppRouting {
-    if (routing.kind === "hosts") {
-        if (routing.hosts.length === 0) fail("routing.hosts", routing.hosts, "give at least one host");
-        routing.hosts.forEach((h, i) => HOST.test(h) || fail(`routing.hosts[${i}]`, h, "must be a lowercase DNS name such as app.example.com"));
-        if (new Set(routing.hosts).size !== routing.hosts.length) fail("routing.hosts", routing.hosts, "hosts must be unique");
-        return { kind: "hosts", hosts: [...routing.hosts] };
+    switch (routing.kind) {
+        case "hosts":
+            return { kind: "hosts", hosts: checkedHosts(routing.hosts) };
+        case "pathPrefix":
+            return { kind: "pathPrefix", prefix: checkedPrefix(routing.prefix) };
+        case "hostsPathPrefix":
+            return { kind: "hostsPathPrefix", hosts: checkedHosts(routing.hosts), prefix: checkedPrefix(routing.prefix) };
+        default:
+            return fail("routing.kind", (routing as { kind: unknown }).kind, 'must be "hosts", "pathPrefix" or "hostsPathPrefix"');
     }
-    if (routing.kind === "pathPrefix") {
-        if (!SPIN_APP_PREFIX_PATTERN.test(routing.prefix)) fail("routing.prefix", routing.prefix, `must match ${SPIN_APP_PREFIX_PATTERN}`);
-        return { kind: "pathPrefix", prefix: routing.prefix };
+}
+
+/** The task's driver and config for `spin up` under the runtime. */
+function spinTask(runtime: SpinAppRuntime): Pick<NomadTask, "Driver" | "User" | "Config"> {
+    switch (runtime.driver) {
+        case "exec":
+            return { Driver: "exec", User: "nobody", Config: { command: NODE_LAYOUT.spin.binary, args: spinUpArgs(), cap_drop: ["all"] } };
+        case "raw_exec":
+            if (!ABSOLUTE_PATH.test(runtime.spinBinary)) fail("runtime.spinBinary", runtime.spinBinary, "must be an absolute path without spaces");
+            return { Driver: "raw_exec", Config: { command: runtime.spinBinary, args: spinUpArgs() } };
+        default:
+            return fail("runtime.driver", (runtime as { driver: unknown }).driver, 'must be "exec" or "raw_exec"');
     }
-    return fail("routing.kind", (routing as { kind: unknown }).kind, 'must be "hosts" or "pathPrefix"');
 }
 
 function checkedParcels(bindle: SpinAppJobInput["bindle"]): SpinAppParcel[] {
@@ -295,9 +336,7 @@ export function spinAppJob(input: SpinAppJobInput): SpinAppNomadJob {
             Services: [service],
             Tasks: [{
                 Name: "spin",
-                Driver: "exec",
-                User: "nobody",
-                Config: { command: NODE_LAYOUT.spin.binary, args: spinUpArgs(), cap_drop: ["all"] },
+                ...spinTask(input.runtime ?? { driver: "exec" }),
                 Env: env,
                 Artifacts: artifacts,
                 Templates: secretsTemplate(jobId, secrets),
