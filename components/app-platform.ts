@@ -25,7 +25,7 @@ export interface AppPlatform {
     /** Where apps are pushed. */
     readonly bindle: BindleServer;
     /** CA that `bindle.url` presents a certificate of, if it is HTTPS. */
-    readonly caCertPem: pulumi.Output<string>;
+    readonly caCertPem?: pulumi.Output<string>;
 }
 
 /** A cloud apps deploy to: `new SpinApp(name, { cloud, … })` takes SpinCloud or LocalCloud. */

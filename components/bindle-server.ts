@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { BINDLE_VARIABLE_ITEMS, bindleApiUrl, bindleJob } from "../provisioning/jobs/bindle-job";
+import { BINDLE_VARIABLE_ITEMS, BindleRuntime, bindleApiUrl, bindleJob } from "../provisioning/jobs/bindle-job";
 import { JOB_IDS } from "../provisioning/platform";
 import { Architecture } from "../provisioning/types";
 import { bindleKeyFromSeed, renderKeyring, renderSecretKeyFile } from "./bindle-keys";
@@ -12,6 +12,8 @@ export interface BindleServerArgs {
     architecture: Architecture;
     /** Where operators (and `pulumi up`, to push apps) reach the API: the operator endpoint. */
     operatorUrl: pulumi.Input<string>;
+    /** Default: the container image under docker (AWS); the local target runs the binary under raw_exec. */
+    runtime?: BindleRuntime;
 }
 
 /** The one user allowed to write (push) to Bindle; reads are anonymous (nodes fetch parcels). */
@@ -51,11 +53,11 @@ export class BindleServer extends pulumi.ComponentResource {
             [BINDLE_VARIABLE_ITEMS.signingKeys]: keys.apply((k) => renderSecretKeyFile([k.host])),
             [BINDLE_VARIABLE_ITEMS.keyring]: keys.apply((k) => renderKeyring([k.host, k.creator])),
         }, args.nomad, this);
-        const job = registerJob(name, bindleJob({ datacenters: [args.datacenter], architecture: args.architecture }), args.nomad, this, [secrets]);
+        const job = registerJob(name, bindleJob({ datacenters: [args.datacenter], architecture: args.architecture, runtime: args.runtime }), args.nomad, this, [secrets]);
 
         this.jobId = job.name;
         this.url = pulumi.output(args.operatorUrl);
-        this.internalUrl = bindleApiUrl();
+        this.internalUrl = bindleApiUrl(args.runtime);
         this.username = BINDLE_PUSH_USER;
         this.password = pulumi.secret(password.result);
         this.creatorKeypair = pulumi.secret(keys.apply((k) => k.creator.keypair));

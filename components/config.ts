@@ -211,11 +211,11 @@ function definedOnly(args: SpinCloudArgs): SpinCloudArgs {
  * Fails on a `spin-cloud:` key that no setting has: a typo such as `spin-cloud:serverCont`
  * would otherwise be ignored and the default used without a word.
  */
-export function rejectUnknownKeys(configKeys: readonly string[]): void {
+export function rejectUnknownKeys(configKeys: readonly string[], known: readonly string[] = Object.keys(SETTINGS)): void {
     for (const fullKey of configKeys) {
         const [namespace, key] = fullKey.split(":", 2);
-        if (namespace === "spin-cloud" && !(key in SETTINGS)) {
-            throw new ConfigError(key, "(set)", `an existing setting; known settings are ${Object.keys(SETTINGS).join(", ")}`);
+        if (namespace === "spin-cloud" && !known.includes(key)) {
+            throw new ConfigError(key, "(set)", `an existing setting; known settings are ${known.join(", ")}`);
         }
     }
 }

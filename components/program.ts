@@ -1,25 +1,28 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { argsFromConfig, rejectUnknownKeys } from "./config";
+import { allSettingKeys, checkTargetKeys, resolveLocalCloudArgs, targetOf } from "./local-config";
+import { LocalCloud } from "./local-cloud";
 import { SpinApp } from "./spin-app";
 import { SpinCloud } from "./spin-cloud";
+import { AppCloud } from "./app-platform";
 
 /** The example app, relative to the project root (where `pulumi` runs the program). */
 export const EXAMPLE_APP_DIR = "apps/hello";
 
-/**
- * The program behind `index.ts`: reads `spin-cloud:*` stack config, builds the cloud and returns
- * the stack outputs. A function, so tests can evaluate every stack in one process.
- */
-export function spinCloudProgram() {
-    rejectUnknownKeys(Object.keys(pulumi.runtime.allConfig()));
-    const config = new pulumi.Config("spin-cloud");
+function exampleApps(cloud: AppCloud, enabled: boolean, instances?: number): SpinApp[] {
+    return enabled ? [new SpinApp("hello", { cloud, source: EXAMPLE_APP_DIR, instances })] : [];
+}
+
+const appUrls = (apps: SpinApp[]) => Object.fromEntries(apps.map((app) => [app.jobId, app.url]));
+
+function awsProgram(config: pulumi.Config) {
     const awsRegion = aws.config.region;
     if (!awsRegion) {
         throw new Error("aws:region is not set: run `pulumi config set aws:region <region>` (e.g. eu-west-1)");
     }
     const cloud = new SpinCloud("spin-cloud", { ...argsFromConfig((key) => config.get(key)), awsRegion });
-    const apps = cloud.settings.exampleApp ? [new SpinApp("hello", { cloud, source: EXAMPLE_APP_DIR })] : [];
+    const apps = exampleApps(cloud, cloud.settings.exampleApp);
     return {
         vpcId: cloud.vpcId,
         serverPrivateIps: cloud.serverPrivateIps,
@@ -29,9 +32,49 @@ export function spinCloudProgram() {
         caCertPem: cloud.caCertPem,
         operatorCommands: cloud.operatorCommands,
         appsEndpoint: cloud.appsEndpoint,
-        appUrls: Object.fromEntries(apps.map((app) => [app.jobId, app.url])),
+        appUrls: appUrls(apps),
         operatorUrls: cloud.operatorUrls,
         consulManagementToken: cloud.consulManagementToken,
         nomadManagementToken: cloud.nomadManagementToken,
     };
+}
+
+function localProgram(config: pulumi.Config) {
+    const cloud = new LocalCloud("spin-cloud", resolveLocalCloudArgs((key) => config.get(key), pulumi.getStack()));
+    // One instance: a laptop gains nothing from two copies of the same app.
+    const apps = exampleApps(cloud, true, 1);
+    return {
+        appsEndpoint: cloud.urls.apps,
+        appUrls: appUrls(apps),
+        operatorUrls: {
+            nomad: cloud.urls.nomadUi,
+            consul: cloud.urls.consulUi,
+            traefik: cloud.urls.traefikDashboard,
+            bindle: cloud.urls.bindleApi,
+        },
+        stateDir: cloud.stateDir,
+        consulManagementToken: cloud.consulManagementToken,
+        nomadManagementToken: cloud.nomadManagementToken,
+    };
+}
+
+/**
+ * The program behind `index.ts`: reads `spin-cloud:*` stack config, builds the cloud of the
+ * stack's target (AWS or this machine) and returns the stack outputs. A function, so tests can
+ * evaluate every stack in one process.
+ */
+export function spinCloudProgram() {
+    const all = pulumi.runtime.allConfig();
+    rejectUnknownKeys(Object.keys(all), allSettingKeys());
+    const config = new pulumi.Config("spin-cloud");
+    const target = targetOf((key) => config.get(key));
+    checkTargetKeys(target, all);
+    switch (target) {
+        case "aws":
+            return awsProgram(config);
+        case "local":
+            return localProgram(config);
+        default:
+            throw new Error(`unexpected target ${JSON.stringify(target)}`);
+    }
 }

@@ -147,9 +147,7 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
         };
         new Traefik(`${name}-traefik`, {
             nomad: nomadAccess,
-            datacenter: settings.datacenter,
-            architecture: settings.architecture,
-            vpcCidr: settings.vpcCidr,
+            job: { datacenters: [settings.datacenter], architecture: settings.architecture, vpcCidr: settings.vpcCidr },
             consulToken: secrets.consulTraefikToken,
         }, parent);
         this.bindle = new BindleServer(`${name}-bindle`, {

@@ -127,7 +127,7 @@ function serverConfig(cluster: ClusterProvisioning): ConsulAgentConfig {
             dns: CONSUL_PORTS.dns,
         },
         retry_join: [awsCloudAutoJoin(cluster)],
-        acl: aclConfig(),
+        acl: consulAclConfig(),
         tls: {
             defaults: {
                 ca_file: NODE_LAYOUT.tls.caFile,
@@ -171,7 +171,7 @@ function clientConfig(cluster: ClusterProvisioning): ConsulAgentConfig {
             dns: CONSUL_PORTS.dns,
         },
         retry_join: [awsCloudAutoJoin(cluster)],
-        acl: aclConfig(),
+        acl: consulAclConfig(),
         tls: {
             // Client side of the auto_encrypt setup in docs/secure/encryption/tls/enable/new/builtin.mdx.
             defaults: { ca_file: NODE_LAYOUT.tls.caFile, verify_incoming: false, verify_outgoing: true },
@@ -184,7 +184,8 @@ function clientConfig(cluster: ClusterProvisioning): ConsulAgentConfig {
     };
 }
 
-function aclConfig(): ConsulAgentConfig["acl"] {
+/** ACLs on, default deny, on every agent (shared with the local target: local-agent-config.ts). */
+export function consulAclConfig(): ConsulAgentConfig["acl"] {
     return { enabled: true, default_policy: "deny", down_policy: "extend-cache", enable_token_persistence: true };
 }
 

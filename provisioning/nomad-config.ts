@@ -18,7 +18,7 @@ import { assertNever, ClientNode, ClusterProvisioning, HostVolume, NodeProvision
  */
 export type NomadLabelledBlocks<T> = ReadonlyArray<Readonly<Record<string, readonly [T]>>>;
 
-function labelledBlocks<T>(entries: ReadonlyArray<readonly [string, T]>): NomadLabelledBlocks<T> {
+export function labelledBlocks<T>(entries: ReadonlyArray<readonly [string, T]>): NomadLabelledBlocks<T> {
     return entries.map(([label, body]) => ({ [label]: [body] as const }));
 }
 
@@ -129,13 +129,18 @@ function commonSecurity() {
             // nor can browsers on the UI. Nomad ACLs authorise every HTTP call; RPC stays mutual TLS.
             verify_https_client: false as const,
         },
-        telemetry: {
-            // Prometheus labels the host; hostname-prefixed gauge names would split every series.
-            disable_hostname: true as const,
-            prometheus_metrics: true as const,
-            publish_allocation_metrics: true as const,
-            publish_node_metrics: true as const,
-        },
+        telemetry: nomadTelemetry(),
+    };
+}
+
+/** The `telemetry` block of every Nomad agent, AWS and local alike. */
+export function nomadTelemetry(): NomadAgentConfig["telemetry"] {
+    return {
+        // Prometheus labels the host; hostname-prefixed gauge names would split every series.
+        disable_hostname: true,
+        prometheus_metrics: true,
+        publish_allocation_metrics: true,
+        publish_node_metrics: true,
     };
 }
 
@@ -160,7 +165,8 @@ function serverConfig(node: ServerNode): NomadAgentConfig {
     };
 }
 
-function hostVolumes(volumes: readonly HostVolume[]): NomadLabelledBlocks<NomadHostVolumeBlock> {
+/** `client.host_volume` blocks, in the given order; duplicate names are an error. */
+export function hostVolumes(volumes: readonly HostVolume[]): NomadLabelledBlocks<NomadHostVolumeBlock> {
     const seen = new Set<string>();
     for (const volume of volumes) {
         if (seen.has(volume.name)) {

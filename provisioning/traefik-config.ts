@@ -7,9 +7,14 @@
  * api-dashboard.md (`api.insecure`: "Enable the API and the dashboard on the entryPoint named
  * traefik"), observability/healthcheck/ping.md, observability/metrics.md (prometheus.entryPoint),
  * observability/logs-and-accesslogs.md, providers/hashicorp/consul-catalog.md.
+ *
+ * Two placements: AWS (the default; `vpcCidr`), every entry point on all interfaces of the node,
+ * the load balancers in the VPC; and the local target (`local`), every listener on loopback at
+ * the ports of local.ts, next to the one local Consul agent.
  */
 import { stringify } from "yaml";
 import { CONSUL_PORTS } from "./consul-config";
+import { LocalPorts, LOOPBACK } from "./local";
 import { TRAEFIK_PORTS } from "./platform";
 
 /** Entry point names. `traefik` is the one `api.insecure` binds the API and dashboard to. */
@@ -38,11 +43,32 @@ export const TRAEFIK_CONSUL_TOKEN_ENV = "CONSUL_HTTP_TOKEN";
  */
 export const TRAEFIK_LIFECYCLE_SECONDS = { requestAcceptGrace: 10, grace: 15 } as const;
 
-export interface TraefikStaticConfigInput {
+/** AWS: the platform ports (TRAEFIK_PORTS) on every interface; the node's Consul client agent. */
+export interface TraefikAwsStaticConfigInput {
     /** IPv4 CIDR of the VPC: the load balancer's addresses, whose `X-Forwarded-*` headers are trusted. */
     readonly vpcCidr: string;
+    readonly local?: undefined;
     /** Consul catalog tag prefix; defaults to `traefik`. */
     readonly tagPrefix?: string;
+}
+
+/** Local target: web, dashboard and ping on 127.0.0.1 at `local.ports`; Consul at 127.0.0.1:`consulHttp`. */
+export interface TraefikLocalStaticConfigInput {
+    readonly local: { readonly ports: LocalPorts };
+    readonly vpcCidr?: undefined;
+    /** Consul catalog tag prefix; defaults to `traefik`. */
+    readonly tagPrefix?: string;
+}
+
+export type TraefikStaticConfigInput = TraefikAwsStaticConfigInput | TraefikLocalStaticConfigInput;
+
+/** What differs between the placements: listener addresses, trusted proxies, the Consul agent. */
+interface Placement {
+    readonly web: string;
+    readonly dashboard: string;
+    readonly ping: string;
+    readonly trustedIPs: readonly string[];
+    readonly consul: string;
 }
 
 interface EntryPoint {
@@ -98,7 +124,45 @@ function checkedPrefix(prefix: string): string {
 /** Listen on every interface: the load balancers reach the node's private IP. */
 const anyAddress = (port: number): string => `:${port}`;
 
+/** Local listeners: loopback only, so nothing else on the network reaches the platform. */
+const loopbackAddress = (port: number): string => `${LOOPBACK}:${port}`;
+
+/** Unprivileged (Nomad runs as the user locally) and within the TCP range. */
+function checkedLocalPort(name: keyof LocalPorts, ports: LocalPorts): number {
+    const port = ports[name];
+    if (!Number.isInteger(port) || port < 1024 || port > 65535) {
+        throw new Error(`traefik: local.ports.${name} must be an integer from 1024 to 65535, got ${JSON.stringify(port)}`);
+    }
+    return port;
+}
+
+function placement(input: TraefikStaticConfigInput): Placement {
+    if (input.local === undefined) {
+        return {
+            web: anyAddress(TRAEFIK_PORTS.web),
+            dashboard: anyAddress(TRAEFIK_PORTS.dashboard),
+            ping: anyAddress(TRAEFIK_PORTS.ping),
+            trustedIPs: [checkedCidr(input.vpcCidr)],
+            consul: `127.0.0.1:${CONSUL_PORTS.http}`,
+        };
+    }
+    const { ports } = input.local;
+    const listeners = [checkedLocalPort("traefikWeb", ports), checkedLocalPort("traefikDashboard", ports), checkedLocalPort("traefikPing", ports)];
+    if (new Set(listeners).size !== listeners.length) {
+        throw new Error(`traefik: local.ports traefikWeb, traefikDashboard and traefikPing must differ, got ${listeners.join(", ")}`);
+    }
+    return {
+        web: loopbackAddress(ports.traefikWeb),
+        dashboard: loopbackAddress(ports.traefikDashboard),
+        ping: loopbackAddress(ports.traefikPing),
+        // Only local clients (curl, the browser, `spin` tooling) reach web; none is a proxy to distrust.
+        trustedIPs: [`${LOOPBACK}/32`],
+        consul: loopbackAddress(checkedLocalPort("consulHttp", ports)),
+    };
+}
+
 export function traefikStaticConfig(input: TraefikStaticConfigInput): TraefikStaticConfig {
+    const at = placement(input);
     return {
         global: { checkNewVersion: false, sendAnonymousUsage: false },
         log: { level: "INFO", format: "json" },
@@ -107,10 +171,11 @@ export function traefikStaticConfig(input: TraefikStaticConfigInput): TraefikSta
             // The only default entry point: app routers without `entryPoints` attach here, never
             // to `traefik` (always excluded) or `ping` (entrypoints.md "asDefault").
             web: {
-                address: anyAddress(TRAEFIK_PORTS.web),
+                address: at.web,
                 asDefault: true,
-                // The ALB terminates TLS; only its (VPC) addresses may set X-Forwarded-*.
-                forwardedHeaders: { trustedIPs: [checkedCidr(input.vpcCidr)] },
+                // On AWS the ALB terminates TLS and only its (VPC) addresses may set X-Forwarded-*;
+                // locally only loopback clients can connect at all.
+                forwardedHeaders: { trustedIPs: [...at.trustedIPs] },
                 transport: {
                     lifeCycle: {
                         requestAcceptGraceTimeout: `${TRAEFIK_LIFECYCLE_SECONDS.requestAcceptGrace}s`,
@@ -118,8 +183,8 @@ export function traefikStaticConfig(input: TraefikStaticConfigInput): TraefikSta
                     },
                 },
             },
-            traefik: { address: anyAddress(TRAEFIK_PORTS.dashboard) },
-            ping: { address: anyAddress(TRAEFIK_PORTS.ping) },
+            traefik: { address: at.dashboard },
+            ping: { address: at.ping },
         },
         // `insecure` serves API + dashboard on the entry point named `traefik` only: the operator
         // port, which only the operator load balancer forwards to. No router exposes api@internal on web.
@@ -132,9 +197,10 @@ export function traefikStaticConfig(input: TraefikStaticConfigInput): TraefikSta
                 // Only services tagged `<prefix>.enable=true` are routed.
                 exposedByDefault: false,
                 connectAware: false,
-                // The node's own Consul client agent: plain HTTP on loopback (consul-config.ts).
-                // No `token` and no `defaultRule` (Traefik's default rule template needs `{{ }}`).
-                endpoint: { address: `127.0.0.1:${CONSUL_PORTS.http}`, scheme: "http" },
+                // The node's own Consul client agent (locally the one Consul server): plain HTTP on
+                // loopback (consul-config.ts). No `token` and no `defaultRule` (Traefik's default
+                // rule template needs `{{ }}`).
+                endpoint: { address: at.consul, scheme: "http" },
             },
         },
     };

@@ -1,5 +1,6 @@
 import * as assert from "assert";
 import { cidrContains, parseIpv4Cidr, planSubnets } from "../components/cidr";
+import { LOCAL_SETTINGS } from "../components/local-config";
 import { ConfigError, SETTINGS, argsFromConfig, defaults, instanceTypeArchitecture, rejectUnknownKeys, resolveSpinCloudArgs } from "../components/config";
 import { projectFile } from "./harness/stack-config";
 
@@ -101,8 +102,9 @@ describe("settings validation", () => {
 
     it("Pulumi.yaml declares exactly the settings, with the same types and defaults", () => {
         const declared = projectFile().config;
-        assert.deepStrictEqual(Object.keys(declared).sort(), Object.keys(SETTINGS).sort());
-        for (const [key, setting] of Object.entries(SETTINGS)) {
+        const settings: Record<string, { type: string; default: unknown }> = { ...SETTINGS, ...LOCAL_SETTINGS };
+        assert.deepStrictEqual(Object.keys(declared).sort(), Object.keys(settings).sort());
+        for (const [key, setting] of Object.entries(settings)) {
             assert.strictEqual(declared[key].type, setting.type, key);
             if (setting.type === "array") {
                 assert.deepStrictEqual((declared[key] as { items?: unknown }).items, { type: "string" }, key);

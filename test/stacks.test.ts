@@ -7,11 +7,12 @@ import { CLUSTER_RULES } from "../components/network-rules";
 import { spinCloudProgram } from "../components/program";
 import { SECRET_PARAMETERS } from "../provisioning/secrets";
 import { MockRun, evaluateStack, isSecretInput, lastRegistered, ofType } from "./harness/mocks";
-import { loadStackConfig, shippedStacks } from "./harness/stack-config";
+import { loadStackConfig, shippedStacks, stackTarget } from "./harness/stack-config";
 import { assertValidNomadJob } from "./harness/nomad-job-schema";
 import { strings } from "./harness/walk";
 
-const STACKS = shippedStacks();
+/** The AWS stacks; the local target's are in local-stack.test.ts. */
+const STACKS = shippedStacks().filter((stack) => stackTarget(stack) === "aws");
 const PLATFORM_COMPONENTS = ["spin-cloud:platform:BindleServer", "spin-cloud:platform:Traefik"];
 const runs = new Map<string, MockRun>();
 

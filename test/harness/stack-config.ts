@@ -13,6 +13,11 @@ export function projectFile(): { name: string; config: Record<string, { type: st
     return YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8"));
 }
 
+/** The stack's `spin-cloud:target` (default `aws`). */
+export function stackTarget(stack: string): string {
+    return loadStackConfig(stack)["spin-cloud:target"] ?? "aws";
+}
+
 /** Names of every stack that has a file in `stacks/`. */
 export function shippedStacks(): string[] {
     return fs.readdirSync(STACKS_DIR)
@@ -26,7 +31,9 @@ export function loadStackConfig(stack: string): Record<string, string> {
     const config: Record<string, string> = {};
     for (const [key, declaration] of Object.entries(project.config ?? {})) {
         if (declaration.default !== undefined) {
-            config[`${project.name}:${key}`] = String(declaration.default);
+            // As the engine hands structured values to the program: JSON (a list default `[]` is "[]").
+            const value = declaration.default;
+            config[`${project.name}:${key}`] = typeof value === "string" ? value : JSON.stringify(value);
         }
     }
     const file = path.join(STACKS_DIR, `Pulumi.${stack}.yaml`);

@@ -1,0 +1,94 @@
+/**
+ * The local target: the whole platform on one machine, as the user who runs `pulumi up`. One
+ * agent is Nomad server and client at once, next to one Consul server; everything binds to
+ * loopback. The renderers and job builders are the AWS ones; only what differs is described here.
+ */
+import { BINDLE_PORT, TRAEFIK_PORTS } from "./platform";
+import { Architecture } from "./types";
+
+export const LOOPBACK = "127.0.0.1";
+
+/** Every port the local platform listens on (all on 127.0.0.1). */
+export interface LocalPorts {
+    readonly consulHttp: number;
+    readonly consulDns: number;
+    readonly consulGrpc: number;
+    readonly consulServer: number;
+    readonly consulSerfLan: number;
+    readonly consulSerfWan: number;
+    readonly nomadHttp: number;
+    readonly nomadRpc: number;
+    readonly nomadSerf: number;
+    readonly traefikWeb: number;
+    readonly traefikDashboard: number;
+    readonly traefikPing: number;
+    readonly bindle: number;
+}
+
+/** The ports the agents use by default on a node; the local target shifts them all by one offset. */
+const STANDARD_PORTS: LocalPorts = {
+    consulHttp: 8500,
+    consulDns: 8600,
+    consulGrpc: 8502,
+    consulServer: 8300,
+    consulSerfLan: 8301,
+    consulSerfWan: 8302,
+    nomadHttp: 4646,
+    nomadRpc: 4647,
+    nomadSerf: 4648,
+    traefikWeb: TRAEFIK_PORTS.web,
+    traefikDashboard: TRAEFIK_PORTS.dashboard,
+    traefikPing: TRAEFIK_PORTS.ping,
+    bindle: BINDLE_PORT,
+};
+
+/**
+ * Default offset: 10000 keeps every port clear of the usual dev servers (3000, 5000, 8000, 8080,
+ * 8443, 9000…) and of agents already running with their standard ports.
+ */
+export const LOCAL_PORT_OFFSET = { default: 10000, min: 1024, max: 55000 } as const;
+
+/** The standard ports shifted by `offset` (LOCAL_PORT_OFFSET). */
+export function localPorts(offset: number): LocalPorts {
+    if (!Number.isInteger(offset) || offset < LOCAL_PORT_OFFSET.min || offset > LOCAL_PORT_OFFSET.max) {
+        throw new Error(`local port offset is ${JSON.stringify(offset)}; it must be an integer from ${LOCAL_PORT_OFFSET.min} to ${LOCAL_PORT_OFFSET.max}`);
+    }
+    return Object.fromEntries(Object.entries(STANDARD_PORTS).map(([k, v]) => [k, v + offset])) as unknown as LocalPorts;
+}
+
+/** Absolute paths of the binaries the installer put in the cache (or found on PATH). */
+export interface LocalBinaries {
+    readonly consul: string;
+    readonly nomad: string;
+    readonly traefik: string;
+    readonly bindleServer: string;
+    readonly spin: string;
+}
+
+/** Where the local platform keeps its state: everything under one directory the user owns. */
+export function localLayout(stateDir: string) {
+    if (!/^\/[A-Za-z0-9._+\/-]*$/.test(stateDir)) {
+        throw new Error(`local state directory is ${JSON.stringify(stateDir)}; it must be an absolute path of [A-Za-z0-9._+/-] (no spaces)`);
+    }
+    const dir = stateDir.replace(/\/+$/, "");
+    return {
+        root: dir,
+        consul: { configDir: `${dir}/consul.d`, configFile: `${dir}/consul.d/agent.json`, secretsFile: `${dir}/consul.d/secrets.json`, dataDir: `${dir}/consul/data`, policyDir: `${dir}/consul-policies` },
+        nomad: { configDir: `${dir}/nomad.d`, configFile: `${dir}/nomad.d/agent.json`, secretsFile: `${dir}/nomad.d/secrets.json`, dataDir: `${dir}/nomad/data` },
+        bindleData: `${dir}/bindle`,
+    } as const;
+}
+export type LocalLayout = ReturnType<typeof localLayout>;
+
+/** The one local node: Nomad server + client and Consul server, in single-node mode. */
+export interface LocalNode {
+    readonly role: "local";
+    readonly architecture: Architecture;
+    readonly clusterName: string;
+    readonly nomadRegion: string;
+    readonly datacenter: string;
+    readonly nodeClass: string;
+    readonly ports: LocalPorts;
+    readonly layout: LocalLayout;
+    readonly binaries: LocalBinaries;
+}
