@@ -7,6 +7,7 @@
  * key, the bad value and what is allowed.
  */
 import { Architecture } from "../provisioning/types";
+import { PINNED_VERSIONS } from "../provisioning/versions";
 import { MAX_AVAILABILITY_ZONES, parseIpv4Cidr } from "./cidr";
 
 export type NatGatewayMode = "single" | "perAz";
@@ -51,6 +52,12 @@ export interface SpinCloudArgs {
     operatorCidrs?: string[];
     /** Deploy the example Spin app in `apps/hello` (build it first with `bash apps/build.sh`). */
     exampleApp?: boolean;
+    /**
+     * Versions this stack expects, as `<product>@<version>` (nomad, consul, spin, traefik,
+     * bindle). Each must be the version spin-cloud pins, so an upgrade of spin-cloud that moves a
+     * pin stops `pulumi preview` on this key instead of rolling every node unannounced.
+     */
+    expectedVersions?: string[];
 }
 
 export type ResolvedSpinCloudArgs = Required<SpinCloudArgs>;
@@ -80,6 +87,7 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting<K> } = {
     hostedZoneId: { type: "string", default: "", description: "Route 53 hosted zone id of appsDomain (empty when appsDomain is empty)." },
     exampleApp: { type: "boolean", default: false, description: "Deploy the example Spin app in apps/hello (build it first: bash apps/build.sh)." },
     operatorCidrs: { type: "array", default: [], description: "IPv4 CIDRs allowed to reach Nomad, Consul, the Traefik dashboard and Bindle (include where pulumi up runs). Required; never 0.0.0.0/0." },
+    expectedVersions: { type: "array", default: [], description: "Versions this stack expects, as product@version (nomad, consul, spin, traefik, bindle); each must be the one spin-cloud pins, so a changed pin stops preview." },
 };
 
 /** A setting with a value that is not allowed. The message names key, value and what is allowed. */
@@ -160,7 +168,31 @@ export function resolveSpinCloudArgs(args: SpinCloudArgs): ResolvedSpinCloudArgs
     if (typeof merged.exampleApp !== "boolean") {
         throw new ConfigError("exampleApp", merged.exampleApp, "true or false");
     }
+    checkExpectedVersions(merged.expectedVersions);
     return merged;
+}
+
+/** Each entry names a known product once, at exactly the version spin-cloud pins. */
+export function checkExpectedVersions(entries: readonly string[]): void {
+    const pinned: Readonly<Record<string, string>> = PINNED_VERSIONS;
+    const products = Object.keys(pinned);
+    const seen = new Set<string>();
+    for (const entry of entries) {
+        const match = typeof entry === "string" ? /^([a-z]+)@v?([0-9][0-9A-Za-z.+-]*)$/.exec(entry) : null;
+        if (!match || !products.includes(match[1])) {
+            throw new ConfigError("expectedVersions", entry, `entries '<product>@<version>' with product one of ${products.join(", ")}, e.g. 'nomad@${pinned.nomad}'`);
+        }
+        const [, product, version] = match;
+        if (seen.has(product)) {
+            throw new ConfigError("expectedVersions", entry, `one entry per product; ${product} is named twice`);
+        }
+        seen.add(product);
+        if (version !== pinned[product]) {
+            throw new ConfigError("expectedVersions", entry,
+                `${product}@${pinned[product]}, the only ${product} version this spin-cloud pins with checksums; ` +
+                `to move to it, change this entry (nodes are replaced or jobs rolled on the next up)`);
+        }
+    }
 }
 
 const DNS_NAME_PATTERN = /^(?=.{4,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;

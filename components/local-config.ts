@@ -6,7 +6,7 @@
 import * as os from "os";
 import * as path from "path";
 import { LOCAL_PORT_OFFSET } from "../provisioning/local";
-import { ConfigError, SETTINGS, resolveSpinCloudArgs } from "./config";
+import { ConfigError, SETTINGS, argsFromConfig, resolveSpinCloudArgs } from "./config";
 
 export const TARGETS = ["aws", "local"] as const;
 export type Target = (typeof TARGETS)[number];
@@ -27,7 +27,7 @@ export const LOCAL_SETTINGS = {
 type LocalKey = Exclude<keyof typeof LOCAL_SETTINGS, "target">;
 
 /** AWS settings that also apply on the local target. */
-export const SHARED_SETTING_KEYS = ["nomadRegion", "datacenter", "exampleApp"] as const satisfies readonly (keyof typeof SETTINGS)[];
+export const SHARED_SETTING_KEYS = ["nomadRegion", "datacenter", "exampleApp", "expectedVersions"] as const satisfies readonly (keyof typeof SETTINGS)[];
 
 /** Every key a stack may set, whatever the target. */
 export function allSettingKeys(): string[] {
@@ -103,15 +103,10 @@ export function resolveLocalCloudArgs(
     const cacheRoot = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(home, ".cache");
     const stateDir = absoluteDir("localStateDir", get("localStateDir") || path.join(home, ".spin-cloud", stack));
     const cacheDir = absoluteDir("localCacheDir", get("localCacheDir") || path.join(cacheRoot, "spin-cloud"));
-    const example = get("exampleApp");
-    if (example !== undefined && example !== "true" && example !== "false") {
-        throw new ConfigError("exampleApp", example, "true or false");
-    }
-    // The shared keys are checked by the same rules as on AWS (operatorCidrs is AWS-only).
+    // The shared keys are parsed and checked by the same rules as on AWS (operatorCidrs is AWS-only).
+    const fromConfig = argsFromConfig(get);
     const shared = resolveSpinCloudArgs({
-        nomadRegion: get("nomadRegion"),
-        datacenter: get("datacenter"),
-        exampleApp: example === undefined ? undefined : example === "true",
+        ...Object.fromEntries(SHARED_SETTING_KEYS.map((key) => [key, fromConfig[key]])),
         operatorCidrs: ["127.0.0.1/32"],
     });
     return { stateDir, cacheDir, portOffset, nomadRegion: shared.nomadRegion, datacenter: shared.datacenter, exampleApp: shared.exampleApp };

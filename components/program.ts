@@ -40,9 +40,10 @@ function awsProgram(config: pulumi.Config) {
 }
 
 function localProgram(config: pulumi.Config) {
-    const cloud = new LocalCloud("spin-cloud", resolveLocalCloudArgs((key) => config.get(key), pulumi.getStack()));
+    const args = resolveLocalCloudArgs((key) => config.get(key), pulumi.getStack());
+    const cloud = new LocalCloud("spin-cloud", args);
     // One instance: a laptop gains nothing from two copies of the same app.
-    const apps = exampleApps(cloud, true, 1);
+    const apps = exampleApps(cloud, args.exampleApp, 1);
     return {
         appsEndpoint: cloud.urls.apps,
         appUrls: appUrls(apps),

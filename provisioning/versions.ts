@@ -167,3 +167,12 @@ export const BINDLE: BindleRelease = {
     version: "0.8.2",
     image: { repository: "ghcr.io/fermyon/bindle", tag: "v0.8.2", digest: null },
 };
+
+/** What a stack can name in `spin-cloud:expectedVersions`: every product a node or job downloads. */
+export const PINNED_VERSIONS = {
+    nomad: NOMAD.version,
+    consul: CONSUL.version,
+    spin: SPIN.version,
+    traefik: TRAEFIK.version,
+    bindle: BINDLE.version,
+} as const;

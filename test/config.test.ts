@@ -3,6 +3,7 @@ import { cidrContains, parseIpv4Cidr, planSubnets } from "../components/cidr";
 import { LOCAL_SETTINGS } from "../components/local-config";
 import { ConfigError, SETTINGS, argsFromConfig, defaults, instanceTypeArchitecture, rejectUnknownKeys, resolveSpinCloudArgs } from "../components/config";
 import { projectFile } from "./harness/stack-config";
+import { PINNED_VERSIONS } from "../provisioning/versions";
 
 /** The smallest valid arguments: every setting has a default except the operators' networks. */
 const BASE = { operatorCidrs: ["203.0.113.0/24"] };
@@ -90,6 +91,16 @@ describe("settings validation", () => {
         assert.deepStrictEqual(argsFromConfig((k) => values[k]), { serverCount: 5, vpcCidr: "10.1.0.0/16" });
         assert.throws(() => argsFromConfig((k) => (k === "clientMaxSize" ? "many" : undefined)),
             /spin-cloud:clientMaxSize = "many" is not allowed: an integer/);
+    });
+
+    it("accepts expected versions equal to the pins, and only those", () => {
+        const all = Object.entries(PINNED_VERSIONS).map(([product, version]) => `${product}@${version}`);
+        assert.deepStrictEqual(resolveSpinCloudArgs({ ...BASE, expectedVersions: all }).expectedVersions, all);
+        assert.doesNotThrow(() => resolveSpinCloudArgs({ ...BASE, expectedVersions: [`nomad@v${PINNED_VERSIONS.nomad}`] }));
+        rejects({ expectedVersions: ["nomad@1.10.0"] }, "expectedVersions", "nomad@1.10.0", new RegExp(`nomad@${PINNED_VERSIONS.nomad.replace(/\./g, "\\.")}, the only nomad version`));
+        rejects({ expectedVersions: ["vault@1.0.0"] }, "expectedVersions", "vault@1.0.0", /product one of nomad, consul, spin, traefik, bindle/);
+        rejects({ expectedVersions: ["nomad"] }, "expectedVersions", "nomad", /'<product>@<version>'/);
+        rejects({ expectedVersions: [`spin@${PINNED_VERSIONS.spin}`, `spin@${PINNED_VERSIONS.spin}`] }, "expectedVersions", "spin@", /spin is named twice/);
     });
 
     it("classifies Graviton instance families as arm64", () => {

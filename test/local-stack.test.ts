@@ -59,12 +59,13 @@ describe("local target", () => {
             it("writes the renderers' agent configs, and the secret fragments 0600 from secret inputs", async () => {
                 const r = await run(stack);
                 const content = (name: string) => step(r, `file-${name}`).inputs.environment as Record<string, unknown>;
-                assert.strictEqual(content("consul-config")[FILE_CONTENT_ENV], renderLocalConsulAgentConfig({
+                const node = {
                     role: "local", architecture: hostPlatform().arch === "amd64" ? "x86_64" : "arm64", clusterName: `spin-cloud-${stack}`,
                     nomadRegion: "global", datacenter: "dc1", nodeClass: "spin", ports, layout, binaries,
-                }));
+                } as const;
+                assert.strictEqual(content("consul-config")[FILE_CONTENT_ENV], renderLocalConsulAgentConfig(node));
+                assert.strictEqual(content("nomad-config")[FILE_CONTENT_ENV], renderLocalNomadAgentConfig(node));
                 assert.match(String(content("nomad-config")[FILE_CONTENT_ENV]), new RegExp(`"http": ${ports.nomadHttp}`));
-                assert.ok(renderLocalNomadAgentConfig);
                 // A secret value inside makes the whole environment map a secret.
                 for (const secret of ["consul-secrets", "nomad-secrets"]) {
                     assert.ok(isSecretInput(content(secret)), `${secret} content is a secret`);
@@ -180,6 +181,7 @@ describe("bad local config stops before anything is registered", () => {
         ["local", { localStateDir: "~/spin" }, /spin-cloud:localStateDir = "~\/spin" .*absolute path/],
         ["local", { localCacheDir: "/tmp/my cache" }, /spin-cloud:localCacheDir = "\/tmp\/my cache"/],
         ["local", { datacenter: "DC 1" }, /spin-cloud:datacenter = "DC 1"/],
+        ["local", { expectedVersions: '["bindle@0.9.0"]' }, /spin-cloud:expectedVersions = "bindle@0.9.0" .*the only bindle version/],
         ["local", { target: "gcp" }, /spin-cloud:target = "gcp" .*'aws', 'local'/],
         ["dev", { localPortOffset: "20000" }, /spin-cloud:localPortOffset = "20000" .*nothing on target 'aws'/],
     ];
@@ -189,4 +191,15 @@ describe("bad local config stops before anything is registered", () => {
             assert.deepStrictEqual(lastRegistered().filter((x) => x.type !== "pulumi:pulumi:Stack"), []);
         });
     }
+});
+
+describe("local example app", () => {
+    it("is deployed only when the stack asks for it", async () => {
+        const jobNames = (r: MockRun) => ofType(r, "nomad:index/job:Job").map((j) => j.name).sort();
+        const withApp = await evaluateStack("local", spinCloudProgram, { config: DIRS });
+        const without = await evaluateStack("local", spinCloudProgram, { config: { ...DIRS, exampleApp: "false" } });
+        assert.ok(jobNames(withApp).some((n) => n.includes("hello")), jobNames(withApp).join(", "));
+        assert.deepStrictEqual(jobNames(without).filter((n) => n.includes("hello")), []);
+        assert.deepStrictEqual((without.outputs.appUrls as Record<string, string>), {});
+    });
 });

@@ -243,6 +243,7 @@ describe("bad stack config stops before anything is registered", () => {
         [{ hostedZoneId: "Z0123456789ABC" }, /spin-cloud:appsDomain = "" .*hosted zone Z0123456789ABC/],
         [{ operatorCidrs: '["0.0.0.0/0"]' }, /spin-cloud:operatorCidrs = "0.0.0.0\/0" .*never open to the internet/],
         [{ operatorCidrs: '["10.1.2.0/33"]' }, /spin-cloud:operatorCidrs = "10.1.2.0\/33" .*CIDR form/],
+        [{ expectedVersions: '["traefik@2.11.0"]' }, /spin-cloud:expectedVersions = "traefik@2.11.0" .*the only traefik version/],
     ];
     for (const [config, message] of cases) {
         it(`rejects ${JSON.stringify(config)}`, async () => {
