@@ -35,6 +35,12 @@ export class LocalAgents extends pulumi.ComponentResource {
     readonly nomadManagementToken: pulumi.Output<string>;
     /** Traefik's Consul token (policy `traefik`). */
     readonly consulTraefikToken: pulumi.Output<string>;
+    /**
+     * Starts the agents again after they stopped outside Pulumi (a reboot): replacing the two
+     * agent commands runs their stop (a no-op when gone) and start, then the ACL steps; Nomad's
+     * data directory keeps the jobs, which it restarts.
+     */
+    readonly restartCommand: pulumi.Output<string>;
 
     constructor(name: string, args: LocalAgentsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("spin-cloud:local:LocalAgents", name, {}, opts);
@@ -118,6 +124,7 @@ export class LocalAgents extends pulumi.ComponentResource {
         this.consulManagementToken = tokens.consulManagement;
         this.nomadManagementToken = tokens.nomadManagement;
         this.consulTraefikToken = tokens.consulTraefik;
-        this.registerOutputs({});
+        this.restartCommand = pulumi.interpolate`pulumi up --stack ${pulumi.getStack()} --replace '${consul.urn}' --replace '${nomad.urn}'`;
+        this.registerOutputs({ restartCommand: this.restartCommand });
     }
 }

@@ -32,6 +32,8 @@ export class LocalCloud extends pulumi.ComponentResource implements AppCloud {
     readonly urls: { nomadUi: string; consulUi: string; traefikDashboard: string; bindleApi: string; apps: string };
     readonly consulManagementToken: pulumi.Output<string>;
     readonly nomadManagementToken: pulumi.Output<string>;
+    /** The `pulumi up` that starts the agents again after a reboot. */
+    readonly restartCommand: pulumi.Output<string>;
 
     constructor(name: string, args: LocalCloudComponentArgs, opts?: pulumi.ComponentResourceOptions) {
         const machine = args.platform ?? hostPlatform();
@@ -87,6 +89,7 @@ export class LocalCloud extends pulumi.ComponentResource implements AppCloud {
         };
         this.consulManagementToken = agents.consulManagementToken;
         this.nomadManagementToken = agents.nomadManagementToken;
+        this.restartCommand = agents.restartCommand;
         this.platform = {
             clusterName: node.clusterName,
             datacenter: node.datacenter,

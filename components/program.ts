@@ -16,13 +16,16 @@ function exampleApps(cloud: AppCloud, enabled: boolean, instances?: number): Spi
 
 const appUrls = (apps: SpinApp[]) => Object.fromEntries(apps.map((app) => [app.jobId, app.url]));
 
-function awsProgram(config: pulumi.Config) {
+/** Your apps: called once with the stack's cloud (AWS or local); every app it returns gets its URL in `appUrls`. */
+export type DeclareApps = (cloud: AppCloud) => SpinApp[];
+
+function awsProgram(config: pulumi.Config, declareApps: DeclareApps) {
     const awsRegion = aws.config.region;
     if (!awsRegion) {
         throw new Error("aws:region is not set: run `pulumi config set aws:region <region>` (e.g. eu-west-1)");
     }
     const cloud = new SpinCloud("spin-cloud", { ...argsFromConfig((key) => config.get(key)), awsRegion });
-    const apps = exampleApps(cloud, cloud.settings.exampleApp);
+    const apps = [...exampleApps(cloud, cloud.settings.exampleApp), ...declareApps(cloud)];
     return {
         vpcId: cloud.vpcId,
         serverPrivateIps: cloud.serverPrivateIps,
@@ -39,11 +42,11 @@ function awsProgram(config: pulumi.Config) {
     };
 }
 
-function localProgram(config: pulumi.Config) {
+function localProgram(config: pulumi.Config, declareApps: DeclareApps) {
     const args = resolveLocalCloudArgs((key) => config.get(key), pulumi.getStack());
     const cloud = new LocalCloud("spin-cloud", args);
     // One instance: a laptop gains nothing from two copies of the same app.
-    const apps = exampleApps(cloud, args.exampleApp, 1);
+    const apps = [...exampleApps(cloud, args.exampleApp, 1), ...declareApps(cloud)];
     return {
         appsEndpoint: cloud.urls.apps,
         appUrls: appUrls(apps),
@@ -54,6 +57,7 @@ function localProgram(config: pulumi.Config) {
             bindle: cloud.urls.bindleApi,
         },
         stateDir: cloud.stateDir,
+        restartCommand: cloud.restartCommand,
         consulManagementToken: cloud.consulManagementToken,
         nomadManagementToken: cloud.nomadManagementToken,
     };
@@ -61,10 +65,10 @@ function localProgram(config: pulumi.Config) {
 
 /**
  * The program behind `index.ts`: reads `spin-cloud:*` stack config, builds the cloud of the
- * stack's target (AWS or this machine) and returns the stack outputs. A function, so tests can
- * evaluate every stack in one process.
+ * stack's target (AWS or this machine), declares the example app and `declareApps`' apps on it, and
+ * returns the stack outputs. A function, so tests can evaluate every stack in one process.
  */
-export function spinCloudProgram() {
+export function spinCloudProgram(declareApps: DeclareApps = () => []) {
     const all = pulumi.runtime.allConfig();
     rejectUnknownKeys(Object.keys(all), allSettingKeys());
     const config = new pulumi.Config("spin-cloud");
@@ -72,9 +76,9 @@ export function spinCloudProgram() {
     checkTargetKeys(target, all);
     switch (target) {
         case "aws":
-            return awsProgram(config);
+            return awsProgram(config, declareApps);
         case "local":
-            return localProgram(config);
+            return localProgram(config, declareApps);
         default:
             throw new Error(`unexpected target ${JSON.stringify(target)}`);
     }

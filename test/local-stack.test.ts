@@ -4,6 +4,8 @@
  * every command passes shellcheck, and bad local settings stop before anything is registered.
  */
 import * as assert from "assert";
+import * as path from "path";
+import { SpinApp } from "../components/spin-app";
 import { spinCloudProgram } from "../components/program";
 import { LOCAL_CONSUL_POLICIES } from "../components/local-agents";
 import { localLayout, localPorts } from "../provisioning/local";
@@ -14,7 +16,7 @@ import {
 import { LOCAL_PRODUCTS, hostPlatform, installArgs, localBinaries } from "../provisioning/local-releases";
 import { MockRun, evaluateStack, isSecretInput, lastRegistered, ofType, unwrapSecrets } from "./harness/mocks";
 import { assertValidNomadJob } from "./harness/nomad-job-schema";
-import { shippedStacks, stackTarget } from "./harness/stack-config";
+import { ROOT, shippedStacks, stackTarget } from "./harness/stack-config";
 import { shellcheckSources } from "./validators";
 import { strings } from "./harness/walk";
 
@@ -141,6 +143,14 @@ describe("local target", () => {
                 assert.strictEqual(o.stateDir, DIRS.localStateDir);
             });
 
+            it("outputs the up that restarts exactly the two agent commands after a reboot", async () => {
+                const r = await run(stack);
+                const urn = (name: string) => step(r, name).urn;
+                assert.strictEqual(r.outputs.restartCommand,
+                    `pulumi up --stack ${stack} --replace '${urn("consul")}' --replace '${urn("nomad")}'`);
+                assert.match(urn("consul"), /^urn:pulumi:local::spin-cloud::.*command:local:Command::spin-cloud-agents-consul$/);
+            });
+
             it("puts no secret value in any non-secret input", async () => {
                 const r = await run(stack);
                 for (const resource of r.resources) {
@@ -193,7 +203,7 @@ describe("bad local config stops before anything is registered", () => {
     }
 });
 
-describe("local example app", () => {
+describe("apps on the local stack", () => {
     it("is deployed only when the stack asks for it", async () => {
         const jobNames = (r: MockRun) => ofType(r, "nomad:index/job:Job").map((j) => j.name).sort();
         const withApp = await evaluateStack("local", spinCloudProgram, { config: DIRS });
@@ -201,5 +211,16 @@ describe("local example app", () => {
         assert.ok(jobNames(withApp).some((n) => n.includes("hello")), jobNames(withApp).join(", "));
         assert.deepStrictEqual(jobNames(without).filter((n) => n.includes("hello")), []);
         assert.deepStrictEqual((without.outputs.appUrls as Record<string, string>), {});
+    });
+
+    it("runs the apps index.ts declares on the stack's cloud, with their URLs in appUrls", async () => {
+        const source = path.join(ROOT, "test", "fixtures", "apps", "hello");
+        const program = () => spinCloudProgram((cloud) => [new SpinApp("extra", { cloud, source, secretVariables: { token: "t" } })]);
+        const r = await evaluateStack("local", program, { config: DIRS });
+        const extra = ofType(r, "nomad:index/job:Job").find((j) => j.name.includes("extra"));
+        assert.ok(extra, "the declared app's job is registered");
+        const urls = r.outputs.appUrls as Record<string, string>;
+        assert.strictEqual(urls["app-extra"], `http://127.0.0.1:${localPorts(10000).traefikWeb}/extra/`);
+        assert.ok(urls["app-hello"], "the example app stays");
     });
 });
