@@ -50,6 +50,8 @@ consul_acls() {
   [ -n "${CONSUL_HTTP_ADDR:-}" ] || die "CONSUL_HTTP_ADDR is not set"
   [ -n "${CONSUL_HTTP_TOKEN:-}" ] || die "CONSUL_HTTP_TOKEN (the management token) is not set"
   [ "${#policies[@]}" -gt 0 ] || die "give at least one --policy NAME=ENV_VAR"
+  # Every policy's token and rules file is checked before anything is created.
+  local names=() tokens=() i
   for spec in "${policies[@]}"; do
     name=${spec%%=*}
     var=${spec#*=}
@@ -57,9 +59,14 @@ consul_acls() {
     token=${!var:-}
     [ -n "$token" ] || die "--policy ${name}: ${var} is not set"
     [ -s "${dir}/${name}.json" ] || die "--policy ${name}: missing rules file ${dir}/${name}.json"
+    names+=("$name")
+    tokens+=("$token")
+  done
+  for i in "${!names[@]}"; do
+    name=${names[$i]}
     # The ACL system is ready only once the server has elected itself leader.
     retry "$timeout" "Consul ACL policy ${name}" ensure_consul_policy "$consul" "$name" "${dir}/${name}.json"
-    retry "$timeout" "Consul ACL token ${name}" ensure_consul_token "$consul" "$name" "$token"
+    retry "$timeout" "Consul ACL token ${name}" ensure_consul_token "$consul" "$name" "${tokens[$i]}"
     log "Consul policy and token ${name} are in place"
   done
 }
