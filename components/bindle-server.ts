@@ -27,7 +27,7 @@ export const BINDLE_PUSH_USER = "spin-cloud";
  */
 export class BindleServer extends pulumi.ComponentResource {
     readonly jobId: pulumi.Output<string>;
-    /** API root for pushing, through the operator endpoint (TLS with the cluster CA). */
+    /** API root for pushing (AWS: the operator endpoint, TLS with the cluster CA); known once the Bindle job is deployed. */
     readonly url: pulumi.Output<string>;
     /** API root nodes fetch from, through Consul DNS. */
     readonly internalUrl: string;
@@ -56,7 +56,9 @@ export class BindleServer extends pulumi.ComponentResource {
         const job = registerJob(name, bindleJob({ datacenters: [args.datacenter], architecture: args.architecture, runtime: args.runtime }), args.nomad, this, [secrets]);
 
         this.jobId = job.name;
-        this.url = pulumi.output(args.operatorUrl);
+        // Through the job's id: a push (BindlePush) waits until Nomad reports Bindle's deployment
+        // healthy (the job is registered with `detach: false`), instead of racing its start.
+        this.url = pulumi.all([job.id, args.operatorUrl]).apply(([, url]) => url);
         this.internalUrl = bindleApiUrl(args.runtime);
         this.username = BINDLE_PUSH_USER;
         this.password = pulumi.secret(password.result);

@@ -143,6 +143,13 @@ describe("local target", () => {
                 assert.strictEqual(o.stateDir, DIRS.localStateDir);
             });
 
+            it("pushes the example app only after the Bindle job is registered", async () => {
+                const r = await run(stack);
+                const bindleJob = r.resources.findIndex((x) => x.type === "nomad:index/job:Job" && x.name === "spin-cloud-bindle");
+                const push = r.resources.findIndex((x) => x.type.endsWith(":BindlePush"));
+                assert.ok(bindleJob >= 0 && push > bindleJob, `bindle job at ${bindleJob}, push at ${push}`);
+            });
+
             it("outputs the up that restarts exactly the two agent commands after a reboot", async () => {
                 const r = await run(stack);
                 const urn = (name: string) => step(r, name).urn;

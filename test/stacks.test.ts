@@ -6,7 +6,7 @@ import * as assert from "assert";
 import { CLUSTER_RULES } from "../components/network-rules";
 import { spinCloudProgram } from "../components/program";
 import { SECRET_PARAMETERS } from "../provisioning/secrets";
-import { MockRun, evaluateStack, isSecretInput, lastRegistered, ofType } from "./harness/mocks";
+import { MockResource, MockRun, evaluateStack, isSecretInput, lastRegistered, ofType } from "./harness/mocks";
 import { loadStackConfig, shippedStacks, stackTarget } from "./harness/stack-config";
 import { assertValidNomadJob } from "./harness/nomad-job-schema";
 import { strings } from "./harness/walk";
@@ -216,6 +216,17 @@ describe("shipped stacks", () => {
                 for (const variable of ofType(r, "nomad:index/variable:Variable")) {
                     assert.ok(isSecretInput(variable.inputs.items), `${variable.name} items are secret`);
                 }
+            });
+
+            it("pushes apps only once the Bindle job is registered (and, with detach: false, deployed)", async () => {
+                const r = await run(stack);
+                const order = (pred: (x: MockResource) => boolean) => r.resources.findIndex(pred);
+                const bindleJob = order((x) => x.type === "nomad:index/job:Job" && x.name === "spin-cloud-bindle");
+                assert.ok(bindleJob >= 0, "the Bindle job is registered");
+                assert.strictEqual(ofType(r, "nomad:index/job:Job").find((x) => x.name === "spin-cloud-bindle")!.inputs.detach, false);
+                const pushes = r.resources.map((x, i) => [x, i] as const).filter(([x]) => x.type.endsWith(":BindlePush"));
+                assert.strictEqual(pushes.length > 0, String(setting(stack, "exampleApp")) === "true", "the example app is pushed when deployed");
+                for (const [push, i] of pushes) assert.ok(i > bindleJob, `${push.name} is registered after the Bindle job`);
             });
 
             it("evaluates to byte-identical resource inputs twice", async () => {
