@@ -201,7 +201,8 @@ describe("local-acl.sh nomad (against a stand-in nomad)", () => {
 
 describe("provisioning/scripts", () => {
     it("every script passes shellcheck with no finding", () => {
-        const scripts = readdirSync(SCRIPTS).filter((f) => f.endsWith(".sh")).map((f) => path.join(SCRIPTS, f));
+        const shellFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith(".sh")).map((f) => path.join(dir, f));
+        const scripts = [...shellFiles(SCRIPTS), ...shellFiles(path.join(SCRIPTS, "lib"))];
         assert.ok(scripts.some((s) => s.endsWith("local-acl.sh")) && scripts.length >= 6, scripts.join(", "));
         for (const [file, result] of shellcheckFiles(scripts)) {
             assert.ok(result.ok, `${path.basename(file)}: ${result.output}`);

@@ -5,10 +5,8 @@ import {
     CONSUL_PORTS,
     renderConsulAgentConfig,
 } from "../provisioning/consul-config";
-import { CONSUL_ACL_POLICIES, renderConsulPolicyRules } from "../provisioning/consul-acl-policies";
 import { NODE_LAYOUT } from "../provisioning/layout";
 import { nomadAgentConfig, renderNomadAgentConfig } from "../provisioning/nomad-config";
-import { AGENT_CERT_ALLOWED_USES, certificateSubject } from "../provisioning/pki";
 import { ClientNode, NodeProvisioning } from "../provisioning/types";
 import { SAMPLE_CLIENT, SAMPLE_CLUSTER, SAMPLE_NODES, SAMPLE_SERVER } from "./fixtures/nodes";
 
@@ -240,73 +238,5 @@ describe("rendered agent configs", () => {
     it("the secret-key walk finds a nested token", () => {
         const paths = keyPaths({ consul: [{ token: "x" }], acl: { tokens: { agent: "y" } } });
         assert.deepEqual(paths.filter((p) => SECRET_KEYS.has(lastSegment(p))), ["consul[0].token", "acl.tokens"]);
-    });
-});
-
-describe("certificate names", () => {
-    it("server certificates name the Nomad and Consul server identities plus loopback", () => {
-        assert.deepEqual(certificateSubject("server", SAMPLE_CLUSTER), {
-            commonName: "server.global.nomad",
-            dnsNames: ["server.global.nomad", "server.dc-test.consul", "localhost"],
-            ipAddresses: ["127.0.0.1"],
-        });
-    });
-
-    it("client certificates name the Nomad client identity plus loopback, never a server name", () => {
-        const subject = certificateSubject("client", { ...SAMPLE_CLUSTER, nomadRegion: "eu" });
-        assert.deepEqual(subject, { commonName: "client.eu.nomad", dnsNames: ["client.eu.nomad", "localhost"], ipAddresses: ["127.0.0.1"] });
-        assert.ok(subject.dnsNames.every((n) => !n.startsWith("server.")));
-    });
-
-    it("agent certificates are usable as TLS server and client", () => {
-        assert.ok(AGENT_CERT_ALLOWED_USES.includes("server_auth"));
-        assert.ok(AGENT_CERT_ALLOWED_USES.includes("client_auth"));
-    });
-});
-
-describe("consul ACL policies", () => {
-    const byToken = new Map(CONSUL_ACL_POLICIES.map((p) => [p.token, p]));
-
-    it("has one uniquely named policy per agent token", () => {
-        assert.deepEqual([...byToken.keys()].sort(), ["consul-agent-token", "consul-dns-token", "consul-nomad-token", "consul-traefik-token"]);
-        assert.equal(new Set(CONSUL_ACL_POLICIES.map((p) => p.name)).size, CONSUL_ACL_POLICIES.length);
-        for (const policy of CONSUL_ACL_POLICIES) {
-            assert.match(policy.name, /^[A-Za-z0-9_-]+$/);
-            assert.ok(policy.description.length > 0);
-        }
-    });
-
-    it("renders rules as JSON that parses back to the rules", () => {
-        for (const policy of CONSUL_ACL_POLICIES) {
-            const text = renderConsulPolicyRules(policy);
-            assert.ok(text.endsWith("\n"));
-            assert.deepEqual(JSON.parse(text), policy.rules);
-        }
-    });
-
-    it("lets agents write their node and read services", () => {
-        assert.deepEqual(JSON.parse(renderConsulPolicyRules(byToken.get("consul-agent-token")!)), {
-            node_prefix: { "": { policy: "write" } },
-            service_prefix: { "": { policy: "read" } },
-        });
-    });
-
-    it("lets the DNS token only read services, nodes and prepared queries", () => {
-        assert.deepEqual(JSON.parse(renderConsulPolicyRules(byToken.get("consul-dns-token")!)), {
-            node_prefix: { "": { policy: "read" } },
-            service_prefix: { "": { policy: "read" } },
-            query_prefix: { "": { policy: "read" } },
-        });
-    });
-
-    it("gives Nomad agents Nomad's client policy and no ACL or mesh write", () => {
-        const rules: Record<string, unknown> = JSON.parse(renderConsulPolicyRules(byToken.get("consul-nomad-token")!));
-        assert.equal("acl" in rules, false);
-        assert.equal("mesh" in rules, false);
-        assert.deepEqual(rules, {
-            agent_prefix: { "": { policy: "read" } },
-            node_prefix: { "": { policy: "write" } },
-            service_prefix: { "": { policy: "write" } },
-        });
     });
 });

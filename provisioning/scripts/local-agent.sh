@@ -31,6 +31,17 @@ set -euo pipefail
 
 readonly PROG="local-agent.sh"
 
+# The process and health functions live in lib/ next to this script, found from its own path
+# with builtins only: the tests run it with a PATH of a few tools, and `cd` would follow CDPATH.
+case "${BASH_SOURCE[0]}" in
+  */*) readonly LIB_DIR="${BASH_SOURCE[0]%/*}/lib" ;;
+  *) readonly LIB_DIR=lib ;;
+esac
+# shellcheck source-path=SCRIPTDIR source=lib/local-agent-process.sh
+source "${LIB_DIR}/local-agent-process.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/local-agent-health.sh
+source "${LIB_DIR}/local-agent-health.sh"
+
 usage() {
   cat <<EOF
 usage: ${PROG} start --name NAME --state-dir DIR --health-url URL [--cacert FILE] [--timeout SECONDS] [--grace SECONDS] -- COMMAND [ARGS...]
@@ -126,177 +137,15 @@ readonly command_file="${state_dir}/run/${name}.command"
 readonly log_file="${state_dir}/logs/${name}.log"
 
 # ---------------------------------------------------------------------------------------------
-# Processes
-
-# Reads the process's state and command line (its arguments joined by single spaces) from one ps
-# run into proc_stat and proc_args; false when there is no such process.
-read_proc() {
-  local line
-  proc_stat="" proc_args=""
-  line="$(LC_ALL=C ps -ww -o stat= -o args= -p "$1" 2>/dev/null)" || return 1
-  read -r proc_stat proc_args <<<"$line" || true
-  [[ -n "$proc_stat" ]]
-}
-
-# True when the process exists and is not a zombie (an exited child nobody reaped yet).
-is_alive() {
-  read_proc "$1" && [[ "$proc_stat" != Z* ]]
-}
-
-# read_line <file> <variable>: the file's first line into the variable; false without one.
-read_line() {
-  printf -v "$2" '%s' ''
-  [[ -f "$1" ]] || return 1
-  IFS= read -r "$2" <"$1" || [[ -n "${!2}" ]]
-}
-
-# The pid in the pid file, into recorded_pid, if the file holds one.
-read_pid_file() {
-  read_line "$pid_file" recorded_pid || return 1
-  [[ "$recorded_pid" =~ ^[1-9][0-9]*$ && "$recorded_pid" != 1 ]]
-}
-
-# Finds the agent this state dir started, if it still runs, into agent_pid: the pid file's process,
-# alive, with the command line recorded next to the pid file (so not one that reused the pid).
-find_agent() {
-  local recorded
-  agent_pid=""
-  read_pid_file || return 1
-  is_alive "$recorded_pid" || return 1
-  read_line "$cmdline_file" recorded || return 1
-  [[ -n "$recorded" && "$recorded" == "$proc_args" ]] || return 1
-  agent_pid=$recorded_pid
-}
-
-remove_pid_files() { rm -f "$pid_file" "$cmdline_file" "$command_file"; }
-
-# Records what ps shows as the agent's command line. At launch that is the command itself; once
-# the agent answers, it is read back from ps, as an interpreter script shows as its interpreter's.
-record_cmdline() {
-  local tmp="${cmdline_file}.tmp.$$"
-  printf '%s\n' "$1" >"$tmp"
-  mv -f "$tmp" "$cmdline_file"
-}
-
-# wait_gone <pid> <seconds>: true once the process is gone, false if it still runs after <seconds>.
-wait_gone() {
-  local pid=$1 limit_ms=$(($2 * 1000)) waited_ms=0 start=$SECONDS
-  while is_alive "$pid"; do
-    if ((waited_ms >= limit_ms || SECONDS - start > $2)); then
-      return 1
-    fi
-    sleep 0.1
-    waited_ms=$((waited_ms + 100))
-  done
-}
-
-# terminate <pid> <seconds> <signals...>: sends each signal in turn, giving the process <seconds>
-# to exit after each but the last, then waits up to 5 s more; true once it is gone.
-terminate() {
-  local pid=$1 seconds=$2 sig
-  shift 2
-  for sig in "$@"; do
-    kill -s "$sig" "$pid" 2>/dev/null || true
-    if [[ "$sig" == KILL ]]; then
-      wait_gone "$pid" 5
-      return
-    fi
-    if wait_gone "$pid" "$seconds"; then
-      return 0
-    fi
-    printf '%s (pid %s) still running %ss after SIG%s\n' "$name" "$pid" "$seconds" "$sig" >&2
-  done
-  ! is_alive "$pid"
-}
-
-# ---------------------------------------------------------------------------------------------
-# Health
-
-healthy() {
-  local code args=(--silent --output /dev/null --write-out '%{http_code}' --max-time 5 --noproxy '*')
-  [[ -z "$cacert" ]] || args+=(--cacert "$cacert")
-  code="$(curl "${args[@]}" "$health_url" 2>/dev/null)" || return 1
-  [[ "$code" == 2[0-9][0-9] ]]
-}
-
-# await_healthy <pid>: 0 once the health URL answers 2xx while the process runs, 1 when --timeout
-# passes first, 2 when the process exits first.
-await_healthy() {
-  local pid=$1 waited_ms=0 start=$SECONDS answered
-  while true; do
-    answered=0
-    if healthy; then answered=1; fi
-    is_alive "$pid" || return 2
-    [[ "$answered" == 0 ]] || return 0
-    if ((waited_ms >= timeout * 1000 || SECONDS - start > timeout)); then
-      return 1
-    fi
-    sleep "$poll_seconds"
-    waited_ms=$((waited_ms + poll_ms))
-  done
-}
-
-# The agent's log from line <first> on (this start's part), at most its last 20 lines.
-print_log_tail() {
-  local first=$1
-  printf -- '--- last lines of %s ---\n' "$log_file" >&2
-  tail -n "+${first}" "$log_file" 2>/dev/null | tail -n 20 >&2 || true
-  printf -- '--- end of %s ---\n' "$log_file" >&2
-}
-
-# ---------------------------------------------------------------------------------------------
 # Actions
 
 launched_pid="" agent_pid="" recorded_pid="" proc_stat="" proc_args=""
-
-# Stops a child that failed to start (or whose start was interrupted) and forgets it.
-abandon_launch() {
-  local pid=$launched_pid
-  launched_pid=""
-  if [[ -n "$pid" ]]; then
-    terminate "$pid" 5 TERM KILL 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  remove_pid_files
-}
 
 on_start_interrupted() {
   trap - INT TERM HUP
   abandon_launch
   printf 'error: interrupted while starting %s; stopped it\n' "$name" >&2
   exit 130
-}
-
-# True when this bash lets an asynchronous subshell reset the SIGINT and SIGQUIT it ignores
-# (bash >= 4.3 does; 4.4 to be safe). Older ones, like macOS's bash 3.2, keep them ignored.
-async_traps_resettable() {
-  ((BASH_VERSINFO[0] > 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] >= 4)))
-}
-
-# launch: starts the command in the background, detached from the caller, and records its pid.
-# Either way the pid of the background subshell is the agent's (the subshell execs it), so this
-# shell can `wait` for its exit status, and the agent gets SIGINT and SIGQUIT at their defaults.
-launch() {
-  local wanted=$1 tmp
-  if command -v setsid >/dev/null 2>&1 && async_traps_resettable; then
-    # Its own session. Without job control bash starts `&` subshells with SIGINT and SIGQUIT
-    # ignored, which the agent would inherit: reset them before the exec. The subshell is no
-    # process group leader, so setsid execs the command without forking.
-    (trap - INT QUIT; exec setsid "${cmd[@]}") </dev/null >>"$log_file" 2>&1 &
-    launched_pid=$!
-  else
-    # Its own process group: with job control on (set -m) bash gives the job one and leaves
-    # SIGINT and SIGQUIT alone; nohup makes it immune to the terminal's hangup.
-    set -m
-    (exec nohup "${cmd[@]}") </dev/null >>"$log_file" 2>&1 &
-    launched_pid=$!
-    set +m
-  fi
-  printf '%s\n' "$wanted" >"$command_file"
-  record_cmdline "$wanted"
-  tmp="${pid_file}.tmp.$$"
-  printf '%s\n' "$launched_pid" >"$tmp"
-  mv -f "$tmp" "$pid_file"
 }
 
 start() {

@@ -19,6 +19,17 @@ set -euo pipefail
 
 readonly PROG="local-install.sh"
 
+# The plan printer and the download checks live in lib/ next to this script, found from its own
+# path with builtins only (`cd` would follow CDPATH).
+case "${BASH_SOURCE[0]}" in
+  */*) readonly LIB_DIR="${BASH_SOURCE[0]%/*}/lib" ;;
+  *) readonly LIB_DIR=lib ;;
+esac
+# shellcheck source-path=SCRIPTDIR source=lib/local-install-plan.sh
+source "${LIB_DIR}/local-install-plan.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/local-install-verify.sh
+source "${LIB_DIR}/local-install-verify.sh"
+
 usage() {
   cat <<EOF
 usage: ${PROG} --name NAME --version VERSION --dest ABS_PATH --url URL --archive zip|tar.gz
@@ -120,47 +131,6 @@ if [[ "$signed" == 1 ]]; then
   check_url "$key_url"
 fi
 
-# Sets REPLY to $1 as a JSON string (values are single-line; no subshell).
-json_string() {
-  local s=$1 bs=\\ q='"'
-  s=${s//"$bs"/"$bs$bs"}
-  s=${s//"$q"/"$bs$q"}
-  REPLY="\"${s}\""
-}
-json_or_null() { if [[ -n "$1" ]]; then json_string "$1"; else REPLY=null; fi; }
-
-print_plan() {
-  local arg out="" sep=""
-  add() { # <json key> <value> [nullable]
-    if [[ $# -ge 3 ]]; then json_or_null "$2"; else json_string "$2"; fi
-    out="${out}${sep}\"$1\":${REPLY}"
-    sep=","
-  }
-  add name "$name"
-  add version "$version"
-  add dest "$dest"
-  add url "$url"
-  add archive "$archive"
-  add member "$member"
-  add sha256 "$sha256" nullable
-  add sumsUrl "$sums_url"
-  add signatureUrl "$signature_url" nullable
-  add keyUrl "$key_url" nullable
-  add keyFingerprint "$key_fingerprint" nullable
-  out="${out},\"versionArgs\":["
-  sep=""
-  for arg in "${version_args[@]}"; do
-    json_string "$arg"
-    out="${out}${sep}${REPLY}"
-    sep=","
-  done
-  out="${out}]"
-  add versionPattern "$version_pattern"
-  add archiveName "$archive_name"
-  add command "$command_name"
-  printf '{%s}\n' "$out"
-}
-
 if [[ "$dry_run" == 1 ]]; then
   print_plan
   exit 0
@@ -229,68 +199,12 @@ require_commands() {
   done
 }
 
-# Sets REPLY to the sha256 (lowercase hex) of <file>.
-sha256_of() {
-  local out
-  if command -v sha256sum >/dev/null 2>&1; then
-    out="$(sha256sum "$1")"
-  else
-    out="$(shasum -a 256 "$1")"
-  fi
-  REPLY="${out%% *}"
-}
-
 fetch() {
   local from=$1 to=$2
   case "$from" in
     https://*) curl -fsSL --proto '=https' --proto-redir '=https' --tlsv1.2 --connect-timeout 30 --retry 3 -o "$to" "$from" ;;
     *) curl -fsSL --proto '=http' --max-redirs 0 --connect-timeout 10 -o "$to" "$from" ;;
   esac
-}
-
-# Imports the key into a throw-away GNUPGHOME, refuses it unless its only primary key has the
-# pinned fingerprint, then verifies the detached signature over the sums file with it.
-verify_signature() {
-  local home="${work}/gnupg" listing status line fingerprints="" want=0 signer=""
-  local -a fields
-  mkdir -m 700 "$home"
-  gpg --batch --no-autostart --homedir "$home" --import "${work}/key.asc" >"${work}/gpg.log" 2>&1 ||
-    die "cannot import the signing key: $(first_lines "$(cat "${work}/gpg.log")") (${key_url})"
-  listing="$(gpg --batch --no-autostart --homedir "$home" --with-colons --fingerprint --list-keys 2>/dev/null)" ||
-    die "cannot list the imported signing key (${key_url})"
-  # Colon listing (GnuPG doc/DETAILS): a "pub" record, then its "fpr" record (field 10).
-  while IFS= read -r line; do
-    case "$line" in
-      pub:*) want=1 ;;
-      fpr:*)
-        if [[ "$want" == 1 ]]; then
-          IFS=: read -r -a fields <<<"$line"
-          fingerprints="${fingerprints:+${fingerprints} }${fields[9]}"
-          want=0
-        fi
-        ;;
-    esac
-  done <<<"$listing"
-  [[ "$fingerprints" == "$key_fingerprint" ]] ||
-    die "the key file's primary key is '${fingerprints}', not the pinned fingerprint ${key_fingerprint} (${key_url})"
-  status="$(gpg --batch --no-autostart --homedir "$home" --status-fd 1 --verify "${work}/sums.sig" "${work}/sums" 2>"${work}/gpg.log")" ||
-    die "the checksums file's signature does not verify with key ${key_fingerprint}: $(first_lines "$(cat "${work}/gpg.log")") (${signature_url})"
-  # "[GNUPG:] VALIDSIG <signing key fpr> … <primary key fpr>" (doc/DETAILS): the signer's primary key.
-  while IFS= read -r line; do
-    case "$line" in
-      "[GNUPG:] VALIDSIG "*)
-        read -r -a fields <<<"$line"
-        signer="${fields[11]:-}"
-        ;;
-    esac
-  done <<<"$status"
-  [[ "$signer" == "$key_fingerprint" ]] ||
-    die "the checksums file is not signed by key ${key_fingerprint} (${signature_url})"
-}
-
-# The sha256 the sums file lists for the archive (lines "<hex>  <name>" or "<hex> *<name>").
-listed_sha256() {
-  awk -v want="$archive_name" '($2 == want || $2 == "*" want) && !seen[tolower($1)]++ { print tolower($1) }' "${work}/sums"
 }
 
 download_and_install() {
