@@ -80,7 +80,10 @@ export function spinArtifact(architecture: Architecture): SpinArtifact {
     }
 }
 
-/** Debian's name for an architecture (`dpkg --print-architecture`), used in the apt source line. */
+/**
+ * The `arm64` / `amd64` name of an architecture: Debian's (`dpkg --print-architecture`, the apt
+ * source line) and Go's GOARCH, which Nomad reports as `${attr.cpu.arch}`, agree on both.
+ */
 export function debianArchitecture(architecture: Architecture): "arm64" | "amd64" {
     switch (architecture) {
         case "arm64":

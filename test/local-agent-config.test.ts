@@ -14,6 +14,7 @@ import { renderNomadAgentConfig } from "../provisioning/nomad-config";
 import { BINDLE_HOST_VOLUME } from "../provisioning/platform";
 import { SAMPLE_NODES } from "./fixtures/nodes";
 import { strings } from "./harness/walk";
+import { keyPaths, lastSegment } from "./harness/walk";
 
 const BIN = "/home/u/.cache/spin-cloud/bin";
 
@@ -38,24 +39,6 @@ const NODE: LocalNode = {
 const SECRET_KEYS = new Set(["encrypt", "token", "tokens", "initial_management", "agent_recovery", "key_file", "cert_file"]);
 /** UUIDs (Consul/Nomad token SecretIDs) and 32-byte base64 keys (gossip keys). */
 const SECRET_VALUE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|^[A-Za-z0-9+/]{43}=$/i;
-
-/** Every object key of a parsed JSON document, with its dotted path (as in provisioning-agent-config.test.ts). */
-function keyPaths(value: unknown, prefix = ""): string[] {
-    if (Array.isArray(value)) {
-        return value.flatMap((item, i) => keyPaths(item, `${prefix}[${i}]`));
-    }
-    if (value !== null && typeof value === "object") {
-        return Object.entries(value).flatMap(([key, child]) => {
-            const path = prefix ? `${prefix}.${key}` : key;
-            return [path, ...keyPaths(child, path)];
-        });
-    }
-    return [];
-}
-
-function lastSegment(path: string): string {
-    return path.replace(/\[\d+\]/g, "").split(".").pop() ?? "";
-}
 
 const renderers: ReadonlyArray<readonly [string, (node: LocalNode) => string]> = [
     ["consul", renderLocalConsulAgentConfig],

@@ -35,6 +35,7 @@ import { runResourcePolicies } from "./fixtures/policy/harness";
 import { APPS_DOMAIN, JOB_CONFIG, jobResource } from "./fixtures/policy/jobs";
 import { assertValidNomadJob } from "./harness/nomad-job-schema";
 import { closeObjects, compileStrict, describeErrors, readSharedSchema } from "./harness/schemas";
+import { keyPaths } from "./harness/walk";
 
 const BIN = "/home/u/.cache/spin-cloud/bin";
 const PORTS = localPorts(10000);
@@ -55,17 +56,6 @@ function onlyTask(job: NomadJob): NomadTask {
     assert.equal(job.TaskGroups.length, 1);
     assert.equal(job.TaskGroups[0].Tasks.length, 1);
     return job.TaskGroups[0].Tasks[0];
-}
-
-/** Every object key of a parsed document, with its dotted path. */
-function keyPaths(value: unknown, prefix = ""): string[] {
-    if (Array.isArray(value)) {
-        return value.flatMap((item, i) => keyPaths(item, `${prefix}[${i}]`));
-    }
-    if (value !== null && typeof value === "object") {
-        return Object.entries(value).flatMap(([key, child]) => [`${prefix}${key}`, ...keyPaths(child, `${prefix}${key}.`)]);
-    }
-    return [];
 }
 
 /** The jobspec with everything inside `{{ }}` and the public empty keyring blanked: what a reader of the spec sees. */

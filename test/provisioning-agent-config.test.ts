@@ -9,27 +9,10 @@ import { NODE_LAYOUT } from "../provisioning/layout";
 import { nomadAgentConfig, renderNomadAgentConfig } from "../provisioning/nomad-config";
 import { ClientNode, NodeProvisioning } from "../provisioning/types";
 import { SAMPLE_CLIENT, SAMPLE_CLUSTER, SAMPLE_NODES, SAMPLE_SERVER } from "./fixtures/nodes";
+import { keyPaths, lastSegment } from "./harness/walk";
 
 const EXPECTED_JOIN = "provider=aws tag_key=spin-cloud:join tag_value=spin-cloud-test region=eu-west-1";
 const SECRET_KEYS = new Set(["encrypt", "token", "tokens", "initial_management", "agent_recovery"]);
-
-/** Every object key of a parsed JSON document, with its dotted path. */
-function keyPaths(value: unknown, prefix = ""): string[] {
-    if (Array.isArray(value)) {
-        return value.flatMap((item, i) => keyPaths(item, `${prefix}[${i}]`));
-    }
-    if (value !== null && typeof value === "object") {
-        return Object.entries(value).flatMap(([key, child]) => {
-            const path = prefix ? `${prefix}.${key}` : key;
-            return [path, ...keyPaths(child, path)];
-        });
-    }
-    return [];
-}
-
-function lastSegment(path: string): string {
-    return path.replace(/\[\d+\]/g, "").split(".").pop() ?? "";
-}
 
 const renderers: ReadonlyArray<readonly [string, (node: NodeProvisioning) => string]> = [
     ["consul", renderConsulAgentConfig],

@@ -27,7 +27,7 @@ import {
     TraefikStaticConfigInput,
 } from "../traefik-config";
 import { assertNever, Architecture } from "../types";
-import { TRAEFIK } from "../versions";
+import { TRAEFIK, debianArchitecture } from "../versions";
 import {
     minutes,
     NomadArtifact,
@@ -88,16 +88,9 @@ export const TRAEFIK_PATHS = { binary: "local/traefik", config: "local/traefik.y
 /** Kill timeout: the graceful stop of `traefik-config.ts` plus headroom, within `max_kill_timeout` (30s). */
 export const TRAEFIK_KILL_TIMEOUT_SECONDS = 30;
 
-/** `${attr.cpu.arch}` (GOARCH) of a node of this architecture. */
+/** `${attr.cpu.arch}` (GOARCH) of a node of this architecture: the same names as Debian's. */
 export function nomadCpuArch(architecture: Architecture): "arm64" | "amd64" {
-    switch (architecture) {
-        case "arm64":
-            return "arm64";
-        case "x86_64":
-            return "amd64";
-        default:
-            return assertNever(architecture, "architecture");
-    }
+    return debianArchitecture(architecture);
 }
 
 /** The pinned tarball of one architecture, verified by go-getter before it is unpacked. */

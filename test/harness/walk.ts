@@ -18,3 +18,22 @@ export function* strings(value: unknown, skip: (v: unknown) => boolean = () => f
         }
     }
 }
+
+/** Every object key of a parsed JSON document, with its dotted path (`a.b[0].c`). */
+export function keyPaths(value: unknown, prefix = ""): string[] {
+    if (Array.isArray(value)) {
+        return value.flatMap((item, i) => keyPaths(item, `${prefix}[${i}]`));
+    }
+    if (value !== null && typeof value === "object") {
+        return Object.entries(value).flatMap(([key, child]) => {
+            const path = prefix ? `${prefix}.${key}` : key;
+            return [path, ...keyPaths(child, path)];
+        });
+    }
+    return [];
+}
+
+/** The key a dotted path ends in, without array indices. */
+export function lastSegment(path: string): string {
+    return path.replace(/\[\d+\]/g, "").split(".").pop() ?? "";
+}
