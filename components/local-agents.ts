@@ -17,6 +17,7 @@ import {
     installCommand, nomadAclCommand, nomadAgentSpec, preflightCommand, removeFilesCommand, stateDirCommands, writeFileCommand,
 } from "../provisioning/local-commands";
 import { LOCAL_PRODUCTS, LocalPlatform, installArgs } from "../provisioning/local-releases";
+import { jsonFile } from "../provisioning/json-file";
 
 /** The Consul policies the local platform uses: no DNS token, nothing resolves `*.consul` here. */
 export const LOCAL_CONSUL_POLICIES = ["consul-agent", "nomad-agent", "traefik"] as const;
@@ -78,7 +79,7 @@ export class LocalAgents extends pulumi.ComponentResource {
         const consulFiles = [
             file("consul-config", layout.consul.configFile, consulConfig, "0644"),
             file("consul-secrets", layout.consul.secretsFile, pulumi.secret(pulumi.all([tokens.consulManagement, tokens.consulAgent])
-                .apply(([managementToken, agentToken]) => JSON.stringify(localConsulSecrets({ managementToken, agentToken }), null, 2) + "\n")), "0600"),
+                .apply(([managementToken, agentToken]) => jsonFile(localConsulSecrets({ managementToken, agentToken })))), "0600"),
             ...LOCAL_CONSUL_POLICIES.map((policy) => file(`consul-policy-${policy}`, `${layout.consul.policyDir}/${policy}.json`,
                 renderConsulPolicyRules(CONSUL_ACL_POLICIES.find((p) => p.name === policy)!), "0644")),
         ];
@@ -92,7 +93,7 @@ export class LocalAgents extends pulumi.ComponentResource {
         const consulAcl = run("consul-acl", {
             create: consulAclCommand(node.binaries.consul, layout.consul.policyDir, LOCAL_CONSUL_POLICIES),
             environment: {
-                CONSUL_HTTP_ADDR: consulAgent.healthUrl.replace(/\/v1\/.*$/, ""),
+                CONSUL_HTTP_ADDR: consulAgent.address,
                 CONSUL_HTTP_TOKEN: tokens.consulManagement,
                 ...Object.fromEntries(LOCAL_CONSUL_POLICIES.map((p) => [consulTokenEnv(p), policyToken[p]])),
             },
@@ -104,7 +105,7 @@ export class LocalAgents extends pulumi.ComponentResource {
         const nomadFiles = [
             file("nomad-config", layout.nomad.configFile, nomadConfig, "0644"),
             file("nomad-secrets", layout.nomad.secretsFile, pulumi.secret(tokens.consulNomad
-                .apply((consulToken) => JSON.stringify(localNomadSecrets({ consulToken }), null, 2) + "\n")), "0600"),
+                .apply((consulToken) => jsonFile(localNomadSecrets({ consulToken })))), "0600"),
         ];
         const nomadAgent = nomadAgentSpec(node.binaries.nomad, layout.nomad.configDir, layout.root, node.ports);
         const nomad = run("nomad", {
@@ -115,7 +116,7 @@ export class LocalAgents extends pulumi.ComponentResource {
         this.aclReady = run("nomad-acl", {
             create: nomadAclCommand(node.binaries.nomad),
             environment: {
-                NOMAD_ADDR: nomadAgent.healthUrl.replace(/\/v1\/.*$/, ""),
+                NOMAD_ADDR: nomadAgent.address,
                 SPIN_CLOUD_NOMAD_MANAGEMENT_TOKEN: tokens.nomadManagement,
             },
             triggers: [nomad.id],

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CLIENT_NODE_CLASS } from "../provisioning/platform";
-import { LOOPBACK, LocalNode, LocalPorts, localLayout, localPorts } from "../provisioning/local";
+import { LocalNode, LocalPorts, localLayout, localPorts, loopbackUrl } from "../provisioning/local";
+import { bindleApiUrl } from "../provisioning/jobs/bindle-job";
 import { LocalPlatform, hostPlatform, localBinaries } from "../provisioning/local-releases";
 import { Architecture } from "../provisioning/types";
 import { AppCloud, AppPlatform } from "./app-platform";
@@ -53,7 +54,7 @@ export class LocalCloud extends pulumi.ComponentResource implements AppCloud {
         const parent = { parent: this };
 
         const agents = new LocalAgents(`${name}-agents`, { node, platform: machine, cacheDir: args.cacheDir }, parent);
-        const nomadAddress = `http://${LOOPBACK}:${ports.nomadHttp}`;
+        const nomadAddress = loopbackUrl(ports.nomadHttp);
         const nomad: NomadAccess = {
             provider: nomadProvider(`${name}-nomad`, { address: nomadAddress, secretId: agents.nomadManagementToken, region: node.nomadRegion }, parent),
             leader: agents.aclReady,
@@ -68,23 +69,22 @@ export class LocalCloud extends pulumi.ComponentResource implements AppCloud {
             },
         }, parent);
         const bindleRuntime = { driver: "raw_exec", bindleServerBinary: node.binaries.bindleServer, port: ports.bindle, dataDir: node.layout.bindleData } as const;
-        const bindleApi = `http://${LOOPBACK}:${ports.bindle}/v1`;
         const bindle = new BindleServer(`${name}-bindle`, {
             nomad,
             datacenter: node.datacenter,
             architecture: node.architecture,
-            operatorUrl: bindleApi,
+            operatorUrl: bindleApiUrl(bindleRuntime),
             runtime: bindleRuntime,
         }, parent);
 
         this.ports = ports;
         this.stateDir = node.layout.root;
-        const apps = `http://${LOOPBACK}:${ports.traefikWeb}`;
+        const apps = loopbackUrl(ports.traefikWeb);
         this.urls = {
             nomadUi: `${nomadAddress}/ui/`,
-            consulUi: `http://${LOOPBACK}:${ports.consulHttp}/ui/`,
-            traefikDashboard: `http://${LOOPBACK}:${ports.traefikDashboard}/dashboard/`,
-            bindleApi,
+            consulUi: loopbackUrl(ports.consulHttp, "/ui/"),
+            traefikDashboard: loopbackUrl(ports.traefikDashboard, "/dashboard/"),
+            bindleApi: bindle.internalUrl,
             apps,
         };
         this.consulManagementToken = agents.consulManagementToken;

@@ -5,7 +5,7 @@
  */
 import * as os from "os";
 import * as path from "path";
-import { LOCAL_PORT_OFFSET } from "../provisioning/local";
+import { isSafeAbsolutePath, LOCAL_PORT_OFFSET } from "../provisioning/local";
 import { ConfigError, SETTINGS, argsFromConfig, resolveSpinCloudArgs } from "./config";
 
 export const TARGETS = ["aws", "local"] as const;
@@ -79,7 +79,7 @@ export function checkTargetKeys(target: Target, config: Readonly<Record<string, 
 }
 
 function absoluteDir(key: LocalKey, value: string): string {
-    if (!/^\/[A-Za-z0-9._+\/-]*$/.test(value)) {
+    if (!isSafeAbsolutePath(value)) {
         throw new ConfigError(key, value, "an absolute path of letters, digits and . _ + - / (no spaces, no ~)");
     }
     return value.replace(/(.)\/+$/, "$1");

@@ -5,6 +5,7 @@
  * `consul acl policy create -rules @file` and creates the token named in `token` with it.
  */
 import { SecretName } from "./secrets";
+import { jsonFile } from "./json-file";
 
 export type ConsulPolicyDisposition = "read" | "write" | "deny" | "list";
 
@@ -81,5 +82,5 @@ export const CONSUL_ACL_POLICIES: readonly ConsulAclPolicy[] = [
 
 /** The content of `<NODE_LAYOUT.consul.policyDir>/<policy.name>.json`. */
 export function renderConsulPolicyRules(policy: ConsulAclPolicy): string {
-    return JSON.stringify(policy.rules, null, 2) + "\n";
+    return jsonFile(policy.rules);
 }

@@ -8,6 +8,7 @@
  */
 import { NODE_LAYOUT } from "./layout";
 import { assertNever, ClusterProvisioning, NodeProvisioning } from "./types";
+import { jsonFile } from "./json-file";
 
 /** Consul listener ports; -1 disables a listener (general.mdx `ports`). */
 export const CONSUL_PORTS = {
@@ -202,5 +203,5 @@ export function consulAgentConfig(node: NodeProvisioning): ConsulAgentConfig {
 
 /** The file content of `NODE_LAYOUT.consul.configFile`. */
 export function renderConsulAgentConfig(node: NodeProvisioning): string {
-    return JSON.stringify(consulAgentConfig(node), null, 2) + "\n";
+    return jsonFile(consulAgentConfig(node));
 }

@@ -23,6 +23,7 @@ import { ConsulAgentConfig, consulAclConfig, CONSUL_PORTS } from "./consul-confi
 import { LocalNode, LOOPBACK } from "./local";
 import { hostVolumes, labelledBlocks, NomadAgentConfig, NomadHostVolumeBlock, NomadLabelledBlocks, nomadTelemetry } from "./nomad-config";
 import { BINDLE_HOST_VOLUME } from "./platform";
+import { jsonFile } from "./json-file";
 
 /** Exactly the keys `localConsulAgentConfig` emits. */
 export interface LocalConsulAgentConfig
@@ -136,7 +137,7 @@ export function localConsulAgentConfig(node: LocalNode): LocalConsulAgentConfig 
 
 /** The file content of `node.layout.consul.configFile`. */
 export function renderLocalConsulAgentConfig(node: LocalNode): string {
-    return JSON.stringify(localConsulAgentConfig(node), null, 2) + "\n";
+    return jsonFile(localConsulAgentConfig(node));
 }
 
 /** The agents' own ports, kept out of Nomad's port assignment (client.mdx `reserved_ports`). */
@@ -195,7 +196,7 @@ export function localNomadAgentConfig(node: LocalNode): LocalNomadAgentConfig {
 
 /** The file content of `node.layout.nomad.configFile`. */
 export function renderLocalNomadAgentConfig(node: LocalNode): string {
-    return JSON.stringify(localNomadAgentConfig(node), null, 2) + "\n";
+    return jsonFile(localNomadAgentConfig(node));
 }
 
 function checkedToken(name: string, value: string): string {

@@ -5,7 +5,7 @@
  * `pulumi` runs the program. Secrets never appear here: commands read them from environment
  * variables that the resources pass as Pulumi secrets.
  */
-import { LocalPorts, LOOPBACK } from "./local";
+import { LocalPorts, loopbackUrl } from "./local";
 import { shellQuote } from "./node-env";
 
 export const LOCAL_SCRIPTS = {
@@ -79,6 +79,8 @@ export interface LocalAgentSpec {
     /** Name of the agent: pid file `<stateDir>/run/<name>.pid`, log `<stateDir>/logs/<name>.log`. */
     readonly name: string;
     readonly stateDir: string;
+    /** Root of the agent's HTTP API (the CLIs' CONSUL_HTTP_ADDR / NOMAD_ADDR). */
+    readonly address: string;
     /** URL that answers 2xx once the agent's API is up. */
     readonly healthUrl: string;
     /** The agent's command line. */
@@ -97,20 +99,24 @@ export function agentStopCommand(agent: Pick<LocalAgentSpec, "name" | "stateDir"
 
 /** Consul: a single server agent reading every file of its config directory. */
 export function consulAgentSpec(consul: string, configDir: string, stateDir: string, ports: LocalPorts): LocalAgentSpec {
+    const address = loopbackUrl(ports.consulHttp);
     return {
         name: "consul",
         stateDir,
-        healthUrl: `http://${LOOPBACK}:${ports.consulHttp}/v1/status/leader`,
+        address,
+        healthUrl: `${address}/v1/status/leader`,
         argv: [consul, "agent", `-config-dir=${configDir}`],
     };
 }
 
 /** Nomad: server and client in one agent, reading every file of its config directory. */
 export function nomadAgentSpec(nomad: string, configDir: string, stateDir: string, ports: LocalPorts): LocalAgentSpec {
+    const address = loopbackUrl(ports.nomadHttp);
     return {
         name: "nomad",
         stateDir,
-        healthUrl: `http://${LOOPBACK}:${ports.nomadHttp}/v1/agent/health`,
+        address,
+        healthUrl: `${address}/v1/agent/health`,
         argv: [nomad, "agent", `-config=${configDir}`],
     };
 }

@@ -26,7 +26,7 @@
  * platform, against the pin too. Without a pin (Traefik darwin/amd64; Bindle except linux/amd64),
  * the download is only as trustworthy as the server it comes from."
  */
-import { LocalBinaries } from "./local";
+import { isSafeAbsolutePath, LocalBinaries } from "./local";
 import { HASHICORP_RELEASE_KEY, LOCAL_RELEASES } from "./local-release-table";
 import {
     LocalArch, LocalArtifact, LocalOs, LocalPlatform, LocalPlatformKey, LocalProduct, LOCAL_PLATFORMS, LOCAL_PRODUCTS,
@@ -80,11 +80,9 @@ export function verificationLevel(product: LocalProduct, platform: LocalPlatform
     return pinned ? "pinned+published-sums" : "published-sums";
 }
 
-const SAFE_PATH = /^\/[A-Za-z0-9._+\/-]*$/;
-
 /** `<cacheDir>/<name>/<version>/<binary>`: one deterministic path per product and version. */
 export function localBinaryPath(cacheDir: string, product: LocalProduct, version: string = LOCAL_RELEASES[product].version): string {
-    if (!SAFE_PATH.test(cacheDir) || cacheDir.split("/").includes("..")) {
+    if (!isSafeAbsolutePath(cacheDir) || cacheDir.split("/").includes("..")) {
         throw new Error(`local binary cache is ${JSON.stringify(cacheDir)}; it must be an absolute path of [A-Za-z0-9._+/-] (no spaces, no ..)`);
     }
     if (!/^[0-9A-Za-z][0-9A-Za-z.+-]*$/.test(version)) {

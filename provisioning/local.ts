@@ -8,6 +8,24 @@ import { Architecture } from "./types";
 
 export const LOOPBACK = "127.0.0.1";
 
+/** `http://127.0.0.1:<port><path>`: every local endpoint. */
+export function loopbackUrl(port: number, path = ""): string {
+    return `http://${LOOPBACK}:${port}${path}`;
+}
+
+/** A port an unprivileged agent can listen on (the local Nomad runs as the user). */
+export function isUnprivilegedPort(port: number): boolean {
+    return Number.isInteger(port) && port >= 1024 && port <= 65535;
+}
+
+/**
+ * A path on this machine that commands, configs and jobs can carry unquoted: absolute, of letters,
+ * digits and `. _ + - /` only (no spaces, no `~`).
+ */
+export function isSafeAbsolutePath(path: string): boolean {
+    return /^\/[A-Za-z0-9._+\/-]+$/.test(path);
+}
+
 /** Every port the local platform listens on (all on 127.0.0.1). */
 export interface LocalPorts {
     readonly consulHttp: number;
@@ -67,7 +85,7 @@ export interface LocalBinaries {
 
 /** Where the local platform keeps its state: everything under one directory the user owns. */
 export function localLayout(stateDir: string) {
-    if (!/^\/[A-Za-z0-9._+\/-]*$/.test(stateDir)) {
+    if (!isSafeAbsolutePath(stateDir)) {
         throw new Error(`local state directory is ${JSON.stringify(stateDir)}; it must be an absolute path of [A-Za-z0-9._+/-] (no spaces)`);
     }
     const dir = stateDir.replace(/\/+$/, "");

@@ -10,6 +10,7 @@ import { awsCloudAutoJoin, CONSUL_PORTS, PRIVATE_IP_TEMPLATE } from "./consul-co
 import { BINDLE_CLIENT_REQUIREMENTS } from "./jobs/bindle-job";
 import { NODE_LAYOUT } from "./layout";
 import { assertNever, ClientNode, ClusterProvisioning, HostVolume, NodeProvisioning, ServerNode } from "./types";
+import { jsonFile } from "./json-file";
 
 /**
  * A labelled HCL block (`host_volume "name" { ... }`) in the JSON form Nomad's own fixture
@@ -223,5 +224,5 @@ export function nomadAgentConfig(node: NodeProvisioning): NomadAgentConfig {
 
 /** The file content of `NODE_LAYOUT.nomad.configFile`. */
 export function renderNomadAgentConfig(node: NodeProvisioning): string {
-    return JSON.stringify(nomadAgentConfig(node), null, 2) + "\n";
+    return jsonFile(nomadAgentConfig(node));
 }

@@ -14,7 +14,7 @@
  */
 import { stringify } from "yaml";
 import { CONSUL_PORTS } from "./consul-config";
-import { LocalPorts, LOOPBACK } from "./local";
+import { isUnprivilegedPort, LocalPorts, LOOPBACK } from "./local";
 import { TRAEFIK_PORTS } from "./platform";
 
 /** Entry point names. `traefik` is the one `api.insecure` binds the API and dashboard to. */
@@ -130,7 +130,7 @@ const loopbackAddress = (port: number): string => `${LOOPBACK}:${port}`;
 /** Unprivileged (Nomad runs as the user locally) and within the TCP range. */
 function checkedLocalPort(name: keyof LocalPorts, ports: LocalPorts): number {
     const port = ports[name];
-    if (!Number.isInteger(port) || port < 1024 || port > 65535) {
+    if (!isUnprivilegedPort(port)) {
         throw new Error(`traefik: local.ports.${name} must be an integer from 1024 to 65535, got ${JSON.stringify(port)}`);
     }
     return port;
@@ -143,7 +143,7 @@ function placement(input: TraefikStaticConfigInput): Placement {
             dashboard: anyAddress(TRAEFIK_PORTS.dashboard),
             ping: anyAddress(TRAEFIK_PORTS.ping),
             trustedIPs: [checkedCidr(input.vpcCidr)],
-            consul: `127.0.0.1:${CONSUL_PORTS.http}`,
+            consul: loopbackAddress(CONSUL_PORTS.http),
         };
     }
     const { ports } = input.local;

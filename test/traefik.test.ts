@@ -1,7 +1,6 @@
 import { strict as assert } from "assert";
 import { POLICIES } from "../policy/policies";
 import {
-    nomadCpuArch,
     renderTraefikJobspec,
     TRAEFIK_CONSUL_TOKEN_ITEM,
     TRAEFIK_DASHBOARD_SERVICE,
@@ -10,6 +9,7 @@ import {
     traefikJob,
 } from "../provisioning/jobs/traefik-job";
 import { NomadJob, SECOND_NS } from "../provisioning/jobs/nomad-api";
+import { nomadCpuArch } from "../provisioning/jobs/placement";
 import { CLIENT_NODE_CLASS, JOB_IDS, jobVariablePath, SERVICE_NAMES, TRAEFIK_PORTS } from "../provisioning/platform";
 import { renderTraefikStaticConfig, TRAEFIK_CONSUL_TOKEN_ENV } from "../provisioning/traefik-config";
 import { Architecture } from "../provisioning/types";

@@ -22,12 +22,13 @@
  * Nomad references: bindle-task.ts (drivers, filesystem, templates); drivers/raw_exec.mdx
  * "volume mounting: none" is why the local job requests no host volume.
  */
-import { BINDLE_HOST_VOLUME, BINDLE_PORT, CLIENT_NODE_CLASS, JOB_IDS, SERVICE_NAMES } from "../platform";
+import { loopbackUrl } from "../local";
+import { BINDLE_HOST_VOLUME, BINDLE_PORT, JOB_IDS, SERVICE_NAMES } from "../platform";
 import { assertNever, Architecture } from "../types";
 import { BINDLE, ContainerImage } from "../versions";
 import { minutes, NomadJob, NomadService, NomadTaskGroup, renderJobspec, seconds } from "./nomad-api";
 import { BINDLE_DEFAULT_RUNTIME, BINDLE_GID, BINDLE_PORT_LABEL, BINDLE_UID, bindleTask, BindleRuntime, checkedBindleRuntime } from "./bindle-task";
-import { nomadCpuArch } from "./traefik-job";
+import { clientConstraints } from "./placement";
 
 export {
     BINDLE_CONTAINER_LOCATION, BINDLE_CONTAINER_PATHS, BINDLE_DEFAULT_RUNTIME, BINDLE_EMPTY_KEYRING, BINDLE_GID,
@@ -70,7 +71,7 @@ export function bindleApiUrl(runtime: BindleRuntime = BINDLE_DEFAULT_RUNTIME): s
         case "docker":
             return `http://${SERVICE_NAMES.bindle}.service.consul:${BINDLE_PORT}${BINDLE_HTTP_PATHS.api}`;
         case "raw_exec":
-            return `http://127.0.0.1:${checked.port}${BINDLE_HTTP_PATHS.api}`;
+            return loopbackUrl(checked.port, BINDLE_HTTP_PATHS.api);
         default:
             return assertNever(checked, "runtime.driver");
     }
@@ -146,10 +147,7 @@ export function bindleJob(input: BindleJobInput): NomadJob {
         Name: JOB_IDS.bindle,
         Type: "service",
         Datacenters: [...input.datacenters],
-        Constraints: [
-            { LTarget: "${node.class}", RTarget: CLIENT_NODE_CLASS, Operand: "=" },
-            { LTarget: "${attr.cpu.arch}", RTarget: nomadCpuArch(input.architecture), Operand: "=" },
-        ],
+        Constraints: clientConstraints(input.architecture),
         Meta: { bindle_version: BINDLE.version },
         TaskGroups: [{
             Name: "bindle",

@@ -23,7 +23,7 @@
  *   blocks until the variable exists and the job's identity may read it).
  */
 import { BINDLE_HOST_VOLUME, JOB_IDS, jobVariablePath } from "../platform";
-import { LOOPBACK } from "../local";
+import { isSafeAbsolutePath, isUnprivilegedPort, LOOPBACK } from "../local";
 import { assertNever } from "../types";
 import { BINDLE, ContainerImage, containerImageReference } from "../versions";
 import { NomadTask, NomadTemplate, seconds } from "./nomad-api";
@@ -90,8 +90,6 @@ export const BINDLE_VERIFICATION_STRATEGY = "GreedyVerification";
 /** Seconds Nomad waits after SIGINT before killing (Nomad's default max_kill_timeout is 30s). */
 export const BINDLE_KILL_TIMEOUT_SECONDS = 20;
 
-const ABSOLUTE_PATH = /^\/[A-Za-z0-9._+\/-]+$/;
-
 /** `secrets/x` → `${NOMAD_SECRETS_DIR}/x`, `local/x` → `${NOMAD_TASK_DIR}/x`: the path the task sees. */
 export function containerPathOf(templateDest: string): string {
     const match = /^(secrets|local)\/([^/]+)$/.exec(templateDest);
@@ -134,11 +132,11 @@ export function checkedBindleRuntime(runtime: BindleRuntime): BindleRuntime {
             return runtime;
         case "raw_exec":
             for (const [field, path] of [["bindleServerBinary", runtime.bindleServerBinary], ["dataDir", runtime.dataDir]] as const) {
-                if (!ABSOLUTE_PATH.test(path)) {
+                if (!isSafeAbsolutePath(path)) {
                     throw new Error(`bindle: runtime.${field} must be an absolute path without spaces, got ${JSON.stringify(path)}`);
                 }
             }
-            if (!Number.isInteger(runtime.port) || runtime.port < 1024 || runtime.port > 65535) {
+            if (!isUnprivilegedPort(runtime.port)) {
                 throw new Error(`bindle: runtime.port must be an integer from 1024 to 65535, got ${JSON.stringify(runtime.port)}`);
             }
             return runtime;

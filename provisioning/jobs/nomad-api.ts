@@ -4,6 +4,7 @@
  * are integers in nanoseconds, as the API takes them. Builders return these objects; the
  * Nomad binding registers them with `json: true`.
  */
+import { jsonFile } from "../json-file";
 
 /** Nomad API durations are nanoseconds. */
 export const SECOND_NS = 1_000_000_000;
@@ -134,5 +135,5 @@ export interface NomadJob {
  * silently, which is why the tests check jobs against Nomad's schema with unknown keys refused.
  */
 export function renderJobspec(job: NomadJob): string {
-    return JSON.stringify({ Job: job }, null, 2) + "\n";
+    return jsonFile({ Job: job });
 }

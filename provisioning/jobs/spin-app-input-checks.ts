@@ -3,6 +3,7 @@
  * returns the checked (sorted, copied) value or throws `spin app job: <field> is <value>; <rule>`.
  * Routing has its own checks in spin-app-routing.ts.
  */
+import { isSafeAbsolutePath } from "../local";
 import {
     SPIN_APP_DEFAULT_UPDATE, SPIN_APP_LIMITS, SPIN_APP_MANIFEST, SPIN_APP_NAME_PATTERN, SPIN_APP_RESERVED_NAMES,
     SpinAppJobInput, SpinAppParcel, SpinAppUpdate, spinVariableEnvName,
@@ -15,7 +16,6 @@ const PATH_SEGMENT = /^[A-Za-z0-9._+-]+$/;
 const BINDLE_ID = /^[A-Za-z0-9_.+-]+(\/[A-Za-z0-9_.+-]+)+$/;
 const BASE_URL = /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~-]+)*$/;
 const DATACENTER = /^[A-Za-z0-9._*-]+$/;
-const ABSOLUTE_PATH = /^\/[A-Za-z0-9._+\/-]+$/;
 
 export function fail(field: string, value: unknown, allowed: string): never {
     throw new Error(`spin app job: ${field} is ${JSON.stringify(value)}; ${allowed}`);
@@ -45,7 +45,7 @@ export function checkedDatacenters(datacenters: readonly string[]): string[] {
 
 /** The `raw_exec` runtime's Spin binary. */
 export function checkedSpinBinary(spinBinary: string): string {
-    if (!ABSOLUTE_PATH.test(spinBinary)) fail("runtime.spinBinary", spinBinary, "must be an absolute path without spaces");
+    if (!isSafeAbsolutePath(spinBinary)) fail("runtime.spinBinary", spinBinary, "must be an absolute path without spaces");
     return spinBinary;
 }
 

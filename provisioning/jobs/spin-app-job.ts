@@ -21,7 +21,7 @@
  * consul-catalog.md (tags), middlewares/stripprefix.md, routing/rules-and-priority.md,
  * providers/hashicorp/consul-catalog.md (refreshInterval 15s; providersThrottleDuration 2s).
  */
-import { CLIENT_NODE_CLASS, jobVariablePath } from "../platform";
+import { jobVariablePath } from "../platform";
 import { NODE_LAYOUT } from "../layout";
 import { minutes, NomadArtifact, NomadJob, NomadService, NomadTask, NomadTaskGroup, NomadTemplate, renderJobspec, seconds } from "./nomad-api";
 import {
@@ -33,7 +33,7 @@ import {
     SpinAppJobInput, SpinAppRuntime, spinVariableEnvName,
 } from "./spin-app-job-input";
 import { checkedRouting, spinAppTraefikTags } from "./spin-app-routing";
-import { nomadCpuArch } from "./traefik-job";
+import { clientConstraints } from "./placement";
 
 export {
     parcelUrl, SPIN_APP_DEFAULT_UPDATE, SPIN_APP_DIR, SPIN_APP_HEALTH_PATH, SPIN_APP_KILL_TIMEOUT_SECONDS, SPIN_APP_KIND_META,
@@ -123,10 +123,7 @@ export function spinAppJob(input: SpinAppJobInput): SpinAppNomadJob {
         TaskGroups: [{
             Name: "app",
             Count: instances,
-            Constraints: [
-                { LTarget: "${node.class}", RTarget: CLIENT_NODE_CLASS, Operand: "=" },
-                { LTarget: "${attr.cpu.arch}", RTarget: nomadCpuArch(input.architecture), Operand: "=" },
-            ],
+            Constraints: clientConstraints(input.architecture),
             // Soft preference: nodes without the attribute (not on EC2) still take placements.
             Spreads: [{ Attribute: "${attr.platform.aws.placement.availability-zone}", Weight: 100 }],
             Networks: [{ Mode: "host", DynamicPorts: [{ Label: SPIN_APP_PORT_LABEL }] }],

@@ -18,8 +18,8 @@
  * directory is the task directory too (drivers/shared/executor/executor.go `childCmd.Dir =
  * command.TaskDir`), so `--configFile=local/traefik.yml` names the same rendered file.
  */
-import { LocalPorts } from "../local";
-import { JOB_IDS, SERVICE_NAMES, TRAEFIK_PORTS, CLIENT_NODE_CLASS, jobVariablePath } from "../platform";
+import { isSafeAbsolutePath, LocalPorts } from "../local";
+import { JOB_IDS, SERVICE_NAMES, TRAEFIK_PORTS, jobVariablePath } from "../platform";
 import {
     renderTraefikStaticConfig,
     TRAEFIK_CONSUL_TOKEN_ENV,
@@ -27,11 +27,11 @@ import {
     TraefikStaticConfigInput,
 } from "../traefik-config";
 import { assertNever, Architecture } from "../types";
-import { TRAEFIK, debianArchitecture } from "../versions";
+import { TRAEFIK } from "../versions";
+import { clientConstraints } from "./placement";
 import {
     minutes,
     NomadArtifact,
-    NomadConstraint,
     NomadJob,
     NomadService,
     NomadTask,
@@ -88,10 +88,6 @@ export const TRAEFIK_PATHS = { binary: "local/traefik", config: "local/traefik.y
 /** Kill timeout: the graceful stop of `traefik-config.ts` plus headroom, within `max_kill_timeout` (30s). */
 export const TRAEFIK_KILL_TIMEOUT_SECONDS = 30;
 
-/** `${attr.cpu.arch}` (GOARCH) of a node of this architecture: the same names as Debian's. */
-export function nomadCpuArch(architecture: Architecture): "arm64" | "amd64" {
-    return debianArchitecture(architecture);
-}
 
 /** The pinned tarball of one architecture, verified by go-getter before it is unpacked. */
 export function traefikArtifact(architecture: Architecture): NomadArtifact {
@@ -106,8 +102,6 @@ function embeddedLiteral(text: string): string {
     }
     return text;
 }
-
-const ABSOLUTE_PATH = /^\/[A-Za-z0-9._+\/-]+$/;
 
 function runtimeOf(input: TraefikJobInput): TraefikRuntime {
     return input.runtime ?? { driver: "exec" };
@@ -197,7 +191,7 @@ function runtimeTask(input: TraefikJobInput): Pick<NomadTask, "Driver" | "User" 
                 Artifacts: [traefikArtifact(input.architecture)],
             };
         case "raw_exec":
-            if (!ABSOLUTE_PATH.test(runtime.traefikBinary)) {
+            if (!isSafeAbsolutePath(runtime.traefikBinary)) {
                 throw new Error(`traefik: runtime.traefikBinary must be an absolute path without spaces, got ${JSON.stringify(runtime.traefikBinary)}`);
             }
             // No `User`: raw_exec runs as the agent's user (and refuses `user` on hardened clients).
@@ -222,13 +216,6 @@ function task(input: TraefikJobInput): NomadTask {
     };
 }
 
-function constraints(architecture: Architecture): NomadConstraint[] {
-    return [
-        { LTarget: "${node.class}", RTarget: CLIENT_NODE_CLASS, Operand: "=" },
-        { LTarget: "${attr.cpu.arch}", RTarget: nomadCpuArch(architecture), Operand: "=" },
-    ];
-}
-
 export function traefikJob(input: TraefikJobInput): NomadJob {
     if (input.datacenters.length === 0) {
         throw new Error("traefik: at least one datacenter is required");
@@ -242,7 +229,7 @@ export function traefikJob(input: TraefikJobInput): NomadJob {
         Name: JOB_IDS.traefik,
         Type: "system",
         Datacenters: [...input.datacenters],
-        Constraints: constraints(input.architecture),
+        Constraints: clientConstraints(input.architecture),
         TaskGroups: [{
             Name: "traefik",
             Networks: [{
