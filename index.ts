@@ -1,4 +1,4 @@
-import { spinCloudProgram } from "./components/program";
+import { spinCloudProgram } from "./components";
 
 /**
  * The stack outputs are what the program returns for the stack's target (README "Outputs").
@@ -7,7 +7,7 @@ import { spinCloudProgram } from "./components/program";
  * Declare your Spin apps in the function below (README "Declaring apps"); it receives the
  * stack's cloud, AWS or local, and each app it returns gets its URL in the `appUrls` output:
  *
- *     import { SpinApp } from "./components/spin-app";
+ *     import { SpinApp } from "./components/apps/spin-app";
  *     export = spinCloudProgram((cloud) => [
  *         new SpinApp("shop", { cloud, source: "apps/shop", hosts: ["shop.example.com"] }),
  *     ]);

@@ -4,7 +4,7 @@
 #
 #   bash apps/build.sh             npm ci, then npm run build
 #   bash apps/build.sh --if-stale  the same, only if dist/hello.wasm is missing or older than a
-#                                  source, or node_modules is incomplete (test/example-app.test.ts)
+#                                  source, or node_modules is incomplete (test/apps/example-app.test.ts)
 #
 # It holds apps/hello/.build.lock exclusively, so parallel runs in one work tree take turns
 # instead of clobbering each other's node_modules; the test serves the app under a shared lock.

@@ -24,12 +24,12 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { BindlePush } from "../components/apps/bindle-push";
 import { NomadLeader } from "../components/nomad";
-import { SpinApp } from "../components/spin-app";
-import { SpinCloud } from "../components/spin-cloud";
+import { SpinApp } from "../components/apps/spin-app";
+import { SpinCloud } from "../components/aws/spin-cloud";
 import { MockRun, evaluateStack } from "../test/harness/mocks";
 import { ROOT } from "../test/harness/stack-config";
 
-/** No stack file: Pulumi.yaml defaults; the cloud gets what it needs as arguments (as in test/spin-app.test.ts). */
+/** No stack file: Pulumi.yaml defaults; the cloud gets what it needs as arguments (as in test/apps/spin-app.test.ts). */
 const STACK = "unit";
 const CLOUD_ARGS = { awsRegion: "eu-west-1", operatorCidrs: ["203.0.113.0/24"] };
 /** No build step; declares a required secret variable `token`. */

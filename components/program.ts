@@ -1,11 +1,11 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { argsFromConfig, rejectUnknownKeys } from "./config";
-import { allSettingKeys, checkTargetKeys, resolveLocalCloudArgs, targetOf } from "./local-config";
-import { LocalCloud } from "./local-cloud";
-import { SpinApp } from "./spin-app";
-import { SpinCloud } from "./spin-cloud";
-import { AppCloud } from "./app-platform";
+import { argsFromConfig, rejectUnknownKeys } from "./settings/config";
+import { allSettingKeys, checkTargetKeys, resolveLocalCloudArgs, targetOf } from "./settings/local-config";
+import { LocalCloud } from "./local/local-cloud";
+import { SpinApp } from "./apps/spin-app";
+import { SpinCloud } from "./aws/spin-cloud";
+import { AppCloud } from "./platform/app-platform";
 
 /** The example app, relative to the project root (where `pulumi` runs the program). */
 export const EXAMPLE_APP_DIR = "apps/hello";

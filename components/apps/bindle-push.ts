@@ -12,8 +12,8 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { bindleClient, BindleClientOptions } from "./bindle-client";
-import { bindleId, Invoice, parseInvoice, renderInvoice, signInvoice } from "./invoice";
+import { bindleClient, BindleClientOptions } from "../bindle/client";
+import { bindleId, Invoice, parseInvoice, renderInvoice, signInvoice } from "../bindle/invoice";
 import type { SpinAppPackage } from "./manifest";
 
 export interface PushParcel {

@@ -1,6 +1,6 @@
 /**
  * What a secure Consul or Nomad agent configuration (the JSON files cloud-init writes at the
- * paths of `provisioning/layout.ts`) must say. Each function lists the problems of one parsed
+ * paths of `provisioning/agents/node-layout.ts`) must say. Each function lists the problems of one parsed
  * config; an empty list means the config passes.
  *
  * Consul: acl.enabled, acl.default_policy "deny", outgoing TLS verified against the CA, server

@@ -1,6 +1,6 @@
 /**
  * Ports the pack reasons about. The cluster ports are Nomad's and Consul's documented defaults,
- * the same ones `components/network-rules.ts` opens between nodes (a test keeps both in step);
+ * the same ones `components/aws/network-rules.ts` opens between nodes (a test keeps both in step);
  * Bindle's and Traefik's come from `provisioning/platform.ts`, where the platform defines them.
  */
 import { BINDLE_PORT, TRAEFIK_PORTS } from "../../provisioning/platform";

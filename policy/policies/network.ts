@@ -6,7 +6,7 @@ import { formatRange, overlaps, PROTECTED_PORTS, PUBLIC_WEB_PORTS, SSH_PORT } fr
 import { stackConfigFromEnv, stackListSetting } from "../lib/stack";
 import { configSchema, tunables } from "./config";
 
-/** The stack setting that lists the operators' networks (validated by components/config.ts). */
+/** The stack setting that lists the operators' networks (validated by components/settings/config.ts). */
 export const OPERATOR_CIDRS_KEY = "spin-cloud:operatorCidrs";
 
 /** A validation over the flattened ingress rules of any security-group resource type. */

@@ -1,6 +1,6 @@
 /** Policies that read the user data of instances and launch templates. */
 import { ReportViolation, ResourceValidation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
-import { NODE_LAYOUT } from "../../provisioning/layout";
+import { NODE_LAYOUT } from "../../provisioning/agents/node-layout";
 import { AgentRole, consulConfigProblems, nomadConfigProblems, parseAgentJson } from "../lib/agent-config";
 import { asArray, asRecord, Props, tagsOf } from "../lib/props";
 import { describeFindings, scanJson, scanText, SecretFinding } from "../lib/secret-material";
@@ -64,7 +64,7 @@ export const agentAclTlsEnabled: ResourceValidationPolicy = {
         if (text === undefined || !text.ok) {
             if (role) {
                 report(`${what} is a Nomad ${role} (${ROLE_TAG}=${role}) but its user data ${text ? text.reason : "is empty"}. ` +
-                    `Render it with provisioning/cloud-init.ts (launch templates take it base64-encoded).`);
+                    `Render it with provisioning/aws/cloud-init.ts (launch templates take it base64-encoded).`);
             }
             return;
         }
@@ -72,7 +72,7 @@ export const agentAclTlsEnabled: ResourceValidationPolicy = {
         if (!parsed.ok) {
             if (role) {
                 report(`${what} is a Nomad ${role} but its user data ${parsed.reason}, so its agent configs cannot be ` +
-                    `checked. Render it with provisioning/cloud-init.ts.`);
+                    `checked. Render it with provisioning/aws/cloud-init.ts.`);
             }
             return;
         }
@@ -112,7 +112,7 @@ export const noSecretsInUserData: ResourceValidationPolicy = {
         const findings = userDataSecrets(text.value);
         if (findings.length > 0) {
             report(`${what} carries secret material in its user data: ${describeFindings(findings)}. Anyone allowed ` +
-                `ec2:DescribeInstanceAttribute can read it. Store it as an SSM SecureString (provisioning/secrets.ts) and ` +
+                `ec2:DescribeInstanceAttribute can read it. Store it as an SSM SecureString (provisioning/agents/secrets.ts) and ` +
                 `fetch it at boot.`);
         }
     }),

@@ -22,7 +22,7 @@
  * Nomad references: bindle-task.ts (drivers, filesystem, templates); drivers/raw_exec.mdx
  * "volume mounting: none" is why the local job requests no host volume.
  */
-import { loopbackUrl } from "../local";
+import { loopbackUrl } from "../loopback";
 import { BINDLE_HOST_VOLUME, BINDLE_PORT, JOB_IDS, SERVICE_NAMES } from "../platform";
 import { assertNever, Architecture } from "../types";
 import { BINDLE, ContainerImage } from "../versions";

@@ -23,7 +23,7 @@
  *   blocks until the variable exists and the job's identity may read it).
  */
 import { BINDLE_HOST_VOLUME, JOB_IDS, jobVariablePath } from "../platform";
-import { isSafeAbsolutePath, isUnprivilegedPort, LOOPBACK } from "../local";
+import { isSafeAbsolutePath, isUnprivilegedPort, LOOPBACK } from "../loopback";
 import { assertNever } from "../types";
 import { BINDLE, ContainerImage, containerImageReference } from "../versions";
 import { NomadTask, NomadTemplate, seconds } from "./nomad-api";

@@ -3,7 +3,7 @@
  * returns the checked (sorted, copied) value or throws `spin app job: <field> is <value>; <rule>`.
  * Routing has its own checks in spin-app-routing.ts.
  */
-import { isSafeAbsolutePath } from "../local";
+import { isSafeAbsolutePath } from "../loopback";
 import {
     SPIN_APP_DEFAULT_UPDATE, SPIN_APP_LIMITS, SPIN_APP_MANIFEST, SPIN_APP_NAME_PATTERN, SPIN_APP_RESERVED_NAMES,
     SpinAppJobInput, SpinAppParcel, SpinAppUpdate, spinVariableEnvName,

@@ -22,7 +22,7 @@
  * providers/hashicorp/consul-catalog.md (refreshInterval 15s; providersThrottleDuration 2s).
  */
 import { jobVariablePath } from "../platform";
-import { NODE_LAYOUT } from "../layout";
+import { NODE_LAYOUT } from "../agents/node-layout";
 import { minutes, NomadArtifact, NomadJob, NomadService, NomadTask, NomadTaskGroup, NomadTemplate, renderJobspec, seconds } from "./nomad-api";
 import {
     checkedDatacenters, checkedName, checkedParcels, checkedSecrets, checkedSpinBinary, checkedUpdate, fail, integerIn, taskEnv,

@@ -3,7 +3,7 @@
  * that route to it. Traefik v3 docs: other-providers/consul-catalog.md (tags),
  * middlewares/stripprefix.md, routing/rules-and-priority.md.
  */
-import { DEFAULT_TRAEFIK_TAG_PREFIX, TRAEFIK_ENTRY_POINTS } from "../traefik-config";
+import { DEFAULT_TRAEFIK_TAG_PREFIX, TRAEFIK_ENTRY_POINTS } from "./traefik-config";
 import { fail } from "./spin-app-input-checks";
 import { SPIN_APP_PREFIX_PATTERN, SpinAppRouting, spinAppRouterName } from "./spin-app-job-input";
 

@@ -18,14 +18,14 @@
  * directory is the task directory too (drivers/shared/executor/executor.go `childCmd.Dir =
  * command.TaskDir`), so `--configFile=local/traefik.yml` names the same rendered file.
  */
-import { isSafeAbsolutePath, LocalPorts } from "../local";
+import { isSafeAbsolutePath, LocalPorts } from "../loopback";
 import { JOB_IDS, SERVICE_NAMES, TRAEFIK_PORTS, jobVariablePath } from "../platform";
 import {
     renderTraefikStaticConfig,
     TRAEFIK_CONSUL_TOKEN_ENV,
     TRAEFIK_LIFECYCLE_SECONDS,
     TraefikStaticConfigInput,
-} from "../traefik-config";
+} from "./traefik-config";
 import { assertNever, Architecture } from "../types";
 import { TRAEFIK } from "../versions";
 import { clientConstraints } from "./placement";

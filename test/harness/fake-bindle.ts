@@ -11,8 +11,8 @@ import * as http from "http";
 import * as https from "https";
 import * as path from "path";
 import { parse, stringify } from "smol-toml";
-import { BindleError, BindleClientOptions } from "../../components/apps/bindle-client";
-import { Invoice, buildInvoice, renderInvoice } from "../../components/apps/invoice";
+import { BindleError, BindleClientOptions } from "../../components/bindle/client";
+import { Invoice, buildInvoice, renderInvoice } from "../../components/bindle/invoice";
 import { readSpinApp } from "../../components/apps/manifest";
 
 export const HELLO = path.join(__dirname, "..", "fixtures", "apps", "hello");

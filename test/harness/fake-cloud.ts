@@ -3,8 +3,8 @@
  * cloud behind it (a full SpinCloud takes seconds to evaluate; these tests are about the app).
  */
 import * as pulumi from "@pulumi/pulumi";
-import { AppCloud, AppPlatform } from "../../components/app-platform";
-import { BindleServer } from "../../components/bindle-server";
+import { AppCloud, AppPlatform } from "../../components/platform/app-platform";
+import { BindleServer } from "../../components/platform/bindle-server";
 import { nomadProvider } from "../../components/nomad";
 
 export const FAKE_CA_PEM = "-----BEGIN CERTIFICATE-----\nZmFrZQ==\n-----END CERTIFICATE-----\n";

@@ -1,5 +1,5 @@
 /**
- * Running the local target's scripts (provisioning/scripts/local-agent.sh and local-preflight.sh)
+ * Running the local target's scripts (provisioning/local/scripts/local-agent.sh and local-preflight.sh)
  * on loopback, without blocking the test's event loop, and the Box the local-agent.sh tests run
  * the stand-in agent (./local-standin.ts) in.
  */
@@ -12,7 +12,7 @@ import { tmpdir } from "os";
 import * as path from "path";
 import { freePort, killLeftovers, portOf, readEvents, standInCommand, startedPids, writeStandIn } from "./local-standin";
 
-const SCRIPTS = path.join(__dirname, "..", "..", "provisioning", "scripts");
+const SCRIPTS = path.join(__dirname, "..", "..", "provisioning", "local", "scripts");
 export const AGENT = path.join(SCRIPTS, "local-agent.sh");
 export const PREFLIGHT = path.join(SCRIPTS, "local-preflight.sh");
 /** /bin/bash: bash 3.2 on macOS, the oldest the scripts must run on. */

@@ -1,5 +1,5 @@
 /**
- * Fixtures for the tests of provisioning/scripts/local-install.sh: the script and the bash to run
+ * Fixtures for the tests of provisioning/local/scripts/local-install.sh: the script and the bash to run
  * it with, a Nomad and a Traefik release (fake binaries in a zip and a tar.gz) served by the fake
  * release host (./local-release-server.ts) with their checksum files, signatures and key file, the
  * installer argv installArgs() builds with its URLs mirrored to that host, and a sandbox (HOME,
@@ -16,10 +16,10 @@ import { tmpdir } from "os";
 import * as path from "path";
 import {
     LOCAL_PLATFORMS, LOCAL_RELEASES, LocalProduct, hostPlatform, installArgs, localArtifact, localBinaryPath, platformKey,
-} from "../../provisioning/local-releases";
+} from "../../provisioning/local/releases";
 import { ReleaseServer, TestGnupg, fakeBinary, sha256, sumsFile, tarGzArchive, zipArchive } from "./local-release-server";
 
-export const INSTALL_SCRIPT = path.join(__dirname, "..", "..", "provisioning", "scripts", "local-install.sh");
+export const INSTALL_SCRIPT = path.join(__dirname, "..", "..", "provisioning", "local", "scripts", "local-install.sh");
 /** /bin/bash: bash 3.2 on macOS, the oldest the script must run on. */
 export const BASH = existsSync("/bin/bash") ? "/bin/bash" : "bash";
 /** What the script may call; the sandbox PATH holds only these (so no real nomad/traefik is found). */

@@ -1,5 +1,5 @@
 /**
- * A fake release host for provisioning/scripts/local-install.sh: an HTTP server on 127.0.0.1 that
+ * A fake release host for provisioning/local/scripts/local-install.sh: an HTTP server on 127.0.0.1 that
  * serves in-memory files and records every request, plus builders for what it serves: zip and
  * tar.gz archives, sha256sum-format checksum files, fake binaries that print a version, and a
  * throw-away GnuPG home whose keys sign checksum files.

@@ -1,6 +1,6 @@
 /**
  * A stand-in for the agents of the local target (Consul, Nomad, Traefik), to run
- * provisioning/scripts/local-agent.sh against on loopback. The stand-in is a small Node program
+ * provisioning/local/scripts/local-agent.sh against on loopback. The stand-in is a small Node program
  * written to a temp dir and run as `node standin.js --port PORT --record FILE [more args]`:
  *
  * - it appends JSON lines to the record file: `{"event":"start","pid":…,"argv":[…]}` first, then

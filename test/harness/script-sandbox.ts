@@ -11,14 +11,15 @@ import { createHash } from "crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import * as path from "path";
-import { CONSUL_ACL_POLICIES } from "../../provisioning/consul-acl-policies";
-import { nodeEnvEntries, shellQuote } from "../../provisioning/node-env";
-import { SECRET_PARAMETERS, secretParameterName } from "../../provisioning/secrets";
+import { CONSUL_ACL_POLICIES } from "../../provisioning/agents/consul-acl-policies";
+import { nodeEnvEntries } from "../../provisioning/aws/node-env";
+import { shellQuote } from "../../provisioning/shell-quote";
+import { SECRET_PARAMETERS, secretParameterName } from "../../provisioning/agents/secrets";
 import { NodeProvisioning } from "../../provisioning/types";
 import { HASHICORP_APT, SPIN } from "../../provisioning/versions";
-import { runWithStubs, writeStubs } from "../validators";
+import { runWithStubs, writeStubs } from "./validators";
 
-export const SCRIPTS = path.join(__dirname, "..", "..", "provisioning", "scripts");
+export const SCRIPTS = path.join(__dirname, "..", "..", "provisioning", "aws", "scripts");
 export const INSTALL = path.join(SCRIPTS, "install.sh");
 export const BOOTSTRAP = path.join(SCRIPTS, "bootstrap.sh");
 

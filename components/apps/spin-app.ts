@@ -1,0 +1,101 @@
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { SpinAppParcel, spinAppJob, spinAppJobId } from "../../provisioning/jobs/spin-app-job";
+import { AppPlatform } from "../platform/app-platform";
+import { buildInvoice, bindleId as bindleIdOf } from "../bindle/invoice";
+import { BindlePush, pushContent } from "./bindle-push";
+import { readSpinApp } from "./manifest";
+import { jobSecrets, registerJob } from "../platform/nomad-access";
+import { SPIN_APP_DEFAULTS, SpinAppArgs, appOrigin, checkVariables, claimRoutes, routingFor } from "./spin-app-args";
+
+export { PrebuiltBindle, SPIN_APP_DEFAULTS, RESERVED_PATH_PREFIXES, SpinAppArgs, SpinAppArgumentError } from "./spin-app-args";
+
+/** What the app runs: from a directory (read now, pushed at `up`), or a bindle already pushed. */
+interface AppContent {
+    readonly bindleId: string;
+    readonly parcels: SpinAppParcel[];
+    /** Registers the push; absent for a prebuilt bindle. */
+    readonly push?: (parent: pulumi.Resource) => pulumi.Resource;
+}
+
+function appContent(name: string, args: SpinAppArgs, platform: AppPlatform): AppContent {
+    const origin = appOrigin(name, args);
+    switch (origin.kind) {
+        case "bindle":
+            return { bindleId: origin.bindle.id, parcels: origin.bindle.parcels };
+        case "source": {
+            const pkg = readSpinApp(path.resolve(origin.dir));
+            checkVariables(name, pkg.variables, args);
+            const invoice = buildInvoice(pkg, { name: `spin-cloud/${platform.clusterName}/${name}` });
+            const bindle = platform.bindle;
+            return {
+                bindleId: bindleIdOf(invoice),
+                parcels: pkg.entries.map((e) => ({ path: e.path, sha256: e.sha256 })),
+                push: (parent) => new BindlePush(`${name}-bindle`, {
+                    serverUrl: bindle.url.apply((url) => url.replace(/\/$/, "")),
+                    caPem: platform.caCertPem,
+                    username: bindle.username,
+                    password: bindle.password,
+                    signingKey: bindle.creatorKeypair,
+                    signerName: "spin-cloud pulumi",
+                    ...pushContent(pkg, invoice),
+                }, { parent }),
+            };
+        }
+        default:
+            throw new Error(`unexpected app origin ${JSON.stringify(origin)}`);
+    }
+}
+
+/**
+ * A Spin application on the cloud: its files are pushed to Bindle as a content-addressed,
+ * signed bindle (an unchanged app is no change at all; any changed byte is a new version and a
+ * rolling update), and a Nomad service job runs it with Spin on the clients, fetching every
+ * file from Bindle with its sha256 checked, routed by Traefik through Consul tags.
+ * Every argument is checked, and the manifest read, before anything is registered.
+ */
+export class SpinApp extends pulumi.ComponentResource {
+    /** Where the app answers. */
+    readonly url: pulumi.Output<string>;
+    /** `<name>/<version>` of the bindle it runs. */
+    readonly bindleId: string;
+    readonly jobId: string;
+
+    constructor(name: string, args: SpinAppArgs, opts?: pulumi.ComponentResourceOptions) {
+        const platform = args.cloud.platform;
+        const routing = routingFor(name, args, platform);
+        const content = appContent(name, args, platform);
+        const job = spinAppJob({
+            name,
+            datacenters: [platform.datacenter],
+            architecture: platform.architecture,
+            instances: args.instances ?? SPIN_APP_DEFAULTS.instances,
+            resources: {
+                cpuMhz: args.resources?.cpuMhz ?? SPIN_APP_DEFAULTS.cpuMhz,
+                memoryMb: args.resources?.memoryMb ?? SPIN_APP_DEFAULTS.memoryMb,
+            },
+            env: args.environment,
+            variables: { values: args.variables, secrets: Object.keys(args.secretVariables ?? {}) },
+            bindle: { baseUrl: platform.bindle.internalUrl, bindleId: content.bindleId, parcels: content.parcels },
+            routing,
+            update: args.update,
+            runtime: platform.runtime,
+        });
+        claimRoutes(platform, name, routing);
+        super("spin-cloud:apps:SpinApp", name, {}, opts);
+
+        const pushed = content.push ? [content.push(this)] : [];
+        const secretDeps = args.secretVariables && Object.keys(args.secretVariables).length > 0
+            ? [jobSecrets(`${name}-variables`, spinAppJobId(name), args.secretVariables, platform.nomad, this)]
+            : [];
+        registerJob(name, job, platform.nomad, this, [...pushed, ...secretDeps]);
+
+        this.bindleId = content.bindleId;
+        this.jobId = spinAppJobId(name);
+        const prefix = routing.kind === "hosts" ? "" : routing.prefix;
+        this.url = routing.kind === "pathPrefix"
+            ? pulumi.interpolate`${platform.sharedOrigin}${prefix}/`
+            : pulumi.output(`${platform.appsDomain ? "https" : "http"}://${routing.hosts[0]}${prefix}/`);
+        this.registerOutputs({ url: this.url, bindleId: this.bindleId, jobId: this.jobId });
+    }
+}

@@ -1,0 +1,142 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { renderUserData } from "../../provisioning/aws/cloud-init";
+import { Architecture, ClusterProvisioning, HostVolume, NfsHostVolume, NodeProvisioning, NodeRole } from "../../provisioning/types";
+import { nodeInstanceProfile } from "./node-iam";
+
+export interface NomadClusterArgs {
+    cluster: ClusterProvisioning;
+    architecture: Architecture;
+    serverInstanceType: string;
+    clientInstanceType: string;
+    clientMinSize: number;
+    clientMaxSize: number;
+    clientDesiredSize: number;
+    rootVolumeSizeGb: number;
+    /** Private subnets, one per availability zone; servers go round-robin over them. */
+    privateSubnetIds: pulumi.Input<string>[];
+    securityGroupIds: Record<NodeRole, pulumi.Input<string>>;
+    kmsKeyArn: pulumi.Input<string>;
+    /** Nomad `node_class` of the clients. */
+    clientNodeClass: string;
+    clientHostVolumes: readonly HostVolume[];
+    /** The client host volume backed by a shared NFS export (EFS), mounted at boot. */
+    clientSharedVolume?: NfsHostVolume;
+    tags: Record<string, string>;
+    /** Resources that must exist before a node boots: the SSM parameters it fetches. */
+    bootDependencies: pulumi.Input<pulumi.Resource>[];
+}
+
+/** Canonical's public SSM parameter with the current Ubuntu 24.04 LTS AMI for an architecture. */
+export function ubuntuAmiParameter(architecture: Architecture): string {
+    const arch = architecture === "arm64" ? "arm64" : "amd64";
+    return `/aws/service/canonical/ubuntu/server/24.04/stable/current/${arch}/hvm/ebs-gp3/ami-id`;
+}
+
+/** IMDSv2 only, and one hop so containers on the node cannot reach the instance credentials. */
+const METADATA_OPTIONS = { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 } as const;
+
+/** Ubuntu's AMIs boot from /dev/sda1. */
+const ROOT_DEVICE = "/dev/sda1";
+
+/**
+ * Nomad + Consul servers (one EC2 instance each, spread over the zones, tagged for cloud
+ * auto-join) and Nomad clients (an Auto Scaling Group over the zones). Every node configures
+ * itself at boot from its user data and fetches its secrets from SSM.
+ */
+export class NomadCluster extends pulumi.ComponentResource {
+    readonly serverInstanceIds: pulumi.Output<string>[];
+    readonly serverPrivateIps: pulumi.Output<string>[];
+    readonly clientAsgName: pulumi.Output<string>;
+
+    constructor(name: string, args: NomadClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("spin-cloud:cluster:NomadCluster", name, {}, opts);
+        const { cluster } = args;
+        const nodeTags = (role: NodeRole) => ({ ...args.tags, "spin-cloud:role": role });
+        const profile = (role: NodeRole) => nodeInstanceProfile(name, {
+            role, awsRegion: cluster.awsRegion, ssmPrefix: cluster.ssmPrefix, kmsKeyArn: args.kmsKeyArn, tags: nodeTags(role),
+        }, this);
+        const ami = aws.ssm.getParameterOutput({ name: ubuntuAmiParameter(args.architecture) }, { parent: this }).value;
+
+        const serverNode: NodeProvisioning = { role: "server", architecture: args.architecture, cluster };
+        const serverUserData = renderUserData(serverNode);
+        const serverProfile = profile("server");
+        const servers = Array.from({ length: cluster.serverCount }, (_, i) => new aws.ec2.Instance(`${name}-server-${i}`, {
+            ami,
+            instanceType: args.serverInstanceType,
+            subnetId: args.privateSubnetIds[i % args.privateSubnetIds.length],
+            vpcSecurityGroupIds: [args.securityGroupIds.server],
+            iamInstanceProfile: serverProfile.name,
+            userData: serverUserData,
+            userDataReplaceOnChange: false,
+            metadataOptions: METADATA_OPTIONS,
+            monitoring: true,
+            rootBlockDevice: {
+                volumeType: "gp3",
+                volumeSize: args.rootVolumeSizeGb,
+                encrypted: true,
+                deleteOnTermination: true,
+                tags: { ...nodeTags("server"), Name: `${cluster.clusterName}-server-${i}` },
+            },
+            tags: {
+                ...nodeTags("server"),
+                Name: `${cluster.clusterName}-server-${i}`,
+                [cluster.joinTag.key]: cluster.joinTag.value,
+            },
+        }, {
+            parent: this,
+            dependsOn: args.bootDependencies,
+            // A new Ubuntu image must not replace a running server behind the operator's back:
+            // roll servers one at a time with `pulumi up --replace` (see README).
+            ignoreChanges: ["ami"],
+        }));
+
+        const clientNode: NodeProvisioning = {
+            role: "client",
+            architecture: args.architecture,
+            cluster,
+            nodeClass: args.clientNodeClass,
+            hostVolumes: args.clientHostVolumes,
+            ...(args.clientSharedVolume ? { sharedVolume: args.clientSharedVolume } : {}),
+        };
+        const clientTags = { ...nodeTags("client"), Name: `${cluster.clusterName}-client` };
+        const template = new aws.ec2.LaunchTemplate(`${name}-client`, {
+            description: `spin-cloud ${cluster.clusterName} Nomad clients`,
+            imageId: ami,
+            instanceType: args.clientInstanceType,
+            iamInstanceProfile: { arn: profile("client").arn },
+            vpcSecurityGroupIds: [args.securityGroupIds.client],
+            userData: Buffer.from(renderUserData(clientNode), "utf8").toString("base64"),
+            metadataOptions: METADATA_OPTIONS,
+            monitoring: { enabled: true },
+            blockDeviceMappings: [{
+                deviceName: ROOT_DEVICE,
+                ebs: { volumeType: "gp3", volumeSize: args.rootVolumeSizeGb, encrypted: "true", deleteOnTermination: "true" },
+            }],
+            tagSpecifications: [
+                { resourceType: "instance", tags: clientTags },
+                { resourceType: "volume", tags: clientTags },
+            ],
+            updateDefaultVersion: true,
+            tags: nodeTags("client"),
+        }, { parent: this });
+        const group = new aws.autoscaling.Group(`${name}-clients`, {
+            vpcZoneIdentifiers: args.privateSubnetIds,
+            minSize: args.clientMinSize,
+            maxSize: args.clientMaxSize,
+            desiredCapacity: args.clientDesiredSize,
+            launchTemplate: { id: template.id, version: pulumi.interpolate`${template.latestVersion}` },
+            healthCheckType: "EC2",
+            tags: Object.entries(clientTags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
+        }, { parent: this, dependsOn: args.bootDependencies });
+
+        this.serverInstanceIds = servers.map((s) => s.id);
+        this.serverPrivateIps = servers.map((s) => s.privateIp);
+        this.clientAsgName = group.name;
+        this.registerOutputs({
+            serverInstanceIds: this.serverInstanceIds,
+            serverPrivateIps: this.serverPrivateIps,
+            clientAsgName: this.clientAsgName,
+        });
+    }
+}

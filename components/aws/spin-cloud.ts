@@ -1,0 +1,196 @@
+import * as pulumi from "@pulumi/pulumi";
+import { BINDLE_CLIENT_REQUIREMENTS } from "../../provisioning/jobs/bindle-job";
+import { BINDLE_HOST_VOLUME, CLIENT_NODE_CLASS } from "../../provisioning/platform";
+import { BINDLE_EFS_PARAMETER } from "../../provisioning/agents/secrets";
+import { ClusterProvisioning } from "../../provisioning/types";
+import { BindleStorage } from "./bindle-storage";
+import { ClusterSecrets } from "./cluster-secrets";
+import { ResolvedSpinCloudArgs, SpinCloudArgs, resolveSpinCloudArgs } from "../settings/config";
+import { Network } from "./network";
+import { NomadCluster } from "./nomad-cluster";
+import { CONSUL_HTTPS_PORT, NOMAD_HTTP_PORT, OperatorCommands, operatorCommands } from "./operator-access";
+import { OperatorEndpoint, OperatorServiceId } from "./operator-endpoint";
+import { PublicIngress } from "./public-ingress";
+import { NomadLeader, nomadProvider } from "../nomad";
+import { NomadAccess } from "../platform/nomad-access";
+import { Traefik } from "../platform/traefik";
+import { BindleServer } from "../platform/bindle-server";
+import { AppCloud, AppPlatform } from "../platform/app-platform";
+
+export interface SpinCloudComponentArgs extends SpinCloudArgs {
+    /** AWS region the cloud runs in (the AWS provider's region). */
+    awsRegion: string;
+    /** Cluster name used in tags, names and the SSM path; default `spin-cloud-<stack>`. */
+    clusterName?: string;
+    /** Extra tags for every resource. */
+    tags?: Record<string, string>;
+}
+
+/**
+ * The whole cloud on AWS: network, cluster secrets, Nomad + Consul servers and clients.
+ * Arguments are validated before any resource is registered.
+ */
+export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
+    readonly settings: ResolvedSpinCloudArgs;
+    readonly cluster: ClusterProvisioning;
+    readonly vpcId: pulumi.Output<string>;
+    readonly serverPrivateIps: pulumi.Output<string[]>;
+    /** Nomad HTTPS API inside the VPC. */
+    readonly nomadAddress: pulumi.Output<string>;
+    /** Consul HTTPS API inside the VPC. */
+    readonly consulAddress: pulumi.Output<string>;
+    readonly clientAsgName: pulumi.Output<string>;
+    readonly caCertPem: pulumi.Output<string>;
+    readonly consulManagementToken: pulumi.Output<string>;
+    readonly nomadManagementToken: pulumi.Output<string>;
+    readonly operatorCommands: pulumi.Output<OperatorCommands>;
+    /** Where apps answer: `https://<app>.<domain>` or `http://<load balancer>/<app>/`. */
+    readonly appsEndpoint: pulumi.Output<string>;
+    readonly publicLoadBalancerDnsName: pulumi.Output<string>;
+    /** Operator URLs (Nomad UI, Consul UI, Traefik dashboard, Bindle API), operator networks only. */
+    readonly operatorUrls: Record<OperatorServiceId, pulumi.Output<string>>;
+    /** The Bindle server apps are pushed to. */
+    readonly bindle: BindleServer;
+    /** How apps register their Nomad jobs. */
+    readonly nomad: NomadAccess;
+    /** What SpinApps deploy to. */
+    readonly platform: AppPlatform;
+
+    constructor(name: string, args: SpinCloudComponentArgs, opts?: pulumi.ComponentResourceOptions) {
+        const settings = resolveSpinCloudArgs(args);
+        super("spin-cloud:index:SpinCloud", name, {}, opts);
+        const parent = { parent: this };
+        const clusterName = args.clusterName ?? `spin-cloud-${pulumi.getStack()}`;
+        const tags = { "spin-cloud:cluster": clusterName, "managed-by": "pulumi", ...args.tags };
+        this.settings = settings;
+        this.cluster = {
+            clusterName,
+            nomadRegion: settings.nomadRegion,
+            datacenter: settings.datacenter,
+            awsRegion: args.awsRegion,
+            serverCount: settings.serverCount,
+            joinTag: { key: "spin-cloud-join", value: clusterName },
+            ssmPrefix: `/spin-cloud/${clusterName}`,
+        };
+
+        const network = new Network(`${name}-net`, {
+            cidr: settings.vpcCidr,
+            availabilityZoneCount: settings.availabilityZoneCount,
+            natGateways: settings.natGateways,
+            tags,
+        }, parent);
+        const secrets = new ClusterSecrets(`${name}-secrets`, { cluster: this.cluster, tags }, parent);
+        const bindleStorage = new BindleStorage(`${name}-bindle-storage`, {
+            vpcId: network.vpcId,
+            privateSubnetIds: network.privateSubnetIds,
+            clientSecurityGroupId: network.securityGroupIds.client,
+            awsRegion: args.awsRegion,
+            ssmPrefix: this.cluster.ssmPrefix,
+            tags,
+        }, parent);
+        const nomad = new NomadCluster(`${name}-nomad`, {
+            cluster: this.cluster,
+            architecture: settings.architecture,
+            serverInstanceType: settings.serverInstanceType,
+            clientInstanceType: settings.clientInstanceType,
+            clientMinSize: settings.clientMinSize,
+            clientMaxSize: settings.clientMaxSize,
+            clientDesiredSize: settings.clientDesiredSize,
+            rootVolumeSizeGb: settings.rootVolumeSizeGb,
+            privateSubnetIds: network.privateSubnetIds,
+            securityGroupIds: network.securityGroupIds,
+            kmsKeyArn: secrets.kmsKeyArn,
+            clientNodeClass: CLIENT_NODE_CLASS,
+            clientHostVolumes: [{ ...BINDLE_HOST_VOLUME, readOnly: false }],
+            clientSharedVolume: {
+                hostVolume: BINDLE_HOST_VOLUME.name,
+                addressParameter: BINDLE_EFS_PARAMETER.name,
+                uid: BINDLE_CLIENT_REQUIREMENTS.hostVolume.uid,
+                gid: BINDLE_CLIENT_REQUIREMENTS.hostVolume.gid,
+                mode: BINDLE_CLIENT_REQUIREMENTS.hostVolume.mode,
+            },
+            tags,
+            bootDependencies: [secrets, ...bindleStorage.bootDependencies],
+        }, parent);
+        const ingress = new PublicIngress(`${name}-ingress`, {
+            vpcId: network.vpcId,
+            publicSubnetIds: network.publicSubnetIds,
+            clientSecurityGroupId: network.securityGroupIds.client,
+            clientAsgName: nomad.clientAsgName,
+            domain: settings.appsDomain ? { name: settings.appsDomain, hostedZoneId: settings.hostedZoneId } : undefined,
+            tags,
+        }, parent);
+        const operator = new OperatorEndpoint(`${name}-operator`, {
+            vpcId: network.vpcId,
+            publicSubnetIds: network.publicSubnetIds,
+            securityGroupIds: network.securityGroupIds,
+            serverInstanceIds: nomad.serverInstanceIds,
+            clientAsgName: nomad.clientAsgName,
+            operatorCidrs: settings.operatorCidrs,
+            secrets,
+            tags,
+        }, parent);
+
+        // `pulumi up` reaches Nomad through the operator endpoint, once the servers have a leader.
+        const nomadAccess: NomadAccess = {
+            provider: nomadProvider(`${name}-nomad`, {
+                address: operator.nomadAddress,
+                caPem: secrets.caCertPem,
+                secretId: secrets.nomadManagementToken,
+                region: settings.nomadRegion,
+            }, parent),
+            leader: new NomadLeader(`${name}-nomad-leader`, {
+                address: operator.nomadAddress,
+                caPem: secrets.caCertPem,
+                triggers: nomad.serverInstanceIds,
+            }, { parent: this, dependsOn: [operator] }),
+        };
+        new Traefik(`${name}-traefik`, {
+            nomad: nomadAccess,
+            job: { datacenters: [settings.datacenter], architecture: settings.architecture, vpcCidr: settings.vpcCidr },
+            consulToken: secrets.consulTraefikToken,
+        }, parent);
+        this.bindle = new BindleServer(`${name}-bindle`, {
+            nomad: nomadAccess,
+            datacenter: settings.datacenter,
+            architecture: settings.architecture,
+            operatorUrl: operator.urls.bindle,
+        }, parent);
+        this.nomad = nomadAccess;
+
+        const firstServerIp = nomad.serverPrivateIps[0];
+        this.vpcId = network.vpcId;
+        this.serverPrivateIps = pulumi.all(nomad.serverPrivateIps);
+        this.nomadAddress = pulumi.interpolate`https://${firstServerIp}:${NOMAD_HTTP_PORT}`;
+        this.consulAddress = pulumi.interpolate`https://${firstServerIp}:${CONSUL_HTTPS_PORT}`;
+        this.clientAsgName = nomad.clientAsgName;
+        this.caCertPem = secrets.caCertPem;
+        this.consulManagementToken = secrets.consulManagementToken;
+        this.nomadManagementToken = secrets.nomadManagementToken;
+        this.operatorCommands = nomad.serverInstanceIds[0].apply((id) => operatorCommands(args.awsRegion, id));
+        this.appsEndpoint = ingress.appsEndpoint;
+        this.publicLoadBalancerDnsName = ingress.dnsName;
+        this.operatorUrls = operator.urls;
+        this.platform = {
+            clusterName,
+            datacenter: settings.datacenter,
+            architecture: settings.architecture,
+            appsDomain: settings.appsDomain,
+            sharedOrigin: pulumi.interpolate`${settings.appsDomain ? "https" : "http"}://${ingress.dnsName}`,
+            runtime: { driver: "exec" },
+            nomad: nomadAccess,
+            bindle: this.bindle,
+            caCertPem: secrets.caCertPem,
+        };
+        this.registerOutputs({
+            vpcId: this.vpcId,
+            serverPrivateIps: this.serverPrivateIps,
+            nomadAddress: this.nomadAddress,
+            consulAddress: this.consulAddress,
+            clientAsgName: this.clientAsgName,
+            operatorCommands: this.operatorCommands,
+            appsEndpoint: this.appsEndpoint,
+            operatorUrls: this.operatorUrls,
+        });
+    }
+}

@@ -1,0 +1,42 @@
+/**
+ * Bindle's key files, rendered from Ed25519 seeds that Pulumi keeps as secrets (so keys survive
+ * between runs without being generated at plan time). Formats: deislabs/bindle
+ * src/invoice/signature.rs — `SecretKeyFile { version, key: [SecretKeyEntry { label, keypair,
+ * roles }] }` for the server's `--signing-keys`, and the public `KeyRing { version, key: [KeyEntry
+ * { label, roles, key }] }` for `--keyring`; both TOML, version "1.0", roles lowercase.
+ */
+import * as crypto from "crypto";
+import { stringify } from "smol-toml";
+import { SignatureRole, publicKeyOf } from "./invoice";
+
+const KEY_FILE_VERSION = "1.0";
+
+export interface BindleKey {
+    readonly label: string;
+    readonly roles: SignatureRole[];
+    /** base64 of the 32-byte secret followed by the 32-byte public key (bindle's `keypair`). */
+    readonly keypair: string;
+    /** base64 of the raw 32-byte public key. */
+    readonly publicKey: string;
+}
+
+/** The Ed25519 key whose secret is `seed` (32 bytes, base64). */
+export function bindleKeyFromSeed(label: string, roles: SignatureRole[], seedBase64: string): BindleKey {
+    const seed = Buffer.from(seedBase64, "base64");
+    if (seed.length !== 32) {
+        throw new Error(`bindle key ${label}: the seed must be 32 bytes of base64, got ${seed.length}`);
+    }
+    const key = crypto.createPrivateKey({ key: { kty: "OKP", crv: "Ed25519", d: seed.toString("base64url"), x: "" }, format: "jwk" });
+    const publicKey = publicKeyOf(key);
+    return { label, roles, publicKey, keypair: Buffer.concat([seed, Buffer.from(publicKey, "base64")]).toString("base64") };
+}
+
+/** `--signing-keys` file content (secret). */
+export function renderSecretKeyFile(keys: readonly BindleKey[]): string {
+    return stringify({ version: KEY_FILE_VERSION, key: keys.map((k) => ({ label: k.label, keypair: k.keypair, roles: k.roles })) }) + "\n";
+}
+
+/** `--keyring` file content (public keys only). */
+export function renderKeyring(keys: readonly BindleKey[]): string {
+    return stringify({ version: KEY_FILE_VERSION, key: keys.map((k) => ({ label: k.label, roles: k.roles, key: k.publicKey })) }) + "\n";
+}

@@ -1,0 +1,105 @@
+/**
+ * consul.service and nomad.service, built as data and serialized with `renderIni`.
+ *
+ * They are written to NODE_LAYOUT.systemdDir under the packages' own unit names, so they replace
+ * the units the HashiCorp packages ship in /usr/lib/systemd/system (a unit in /etc/systemd/system
+ * takes precedence over one of the same name in /usr/lib), and point the agents at our config
+ * directories instead of /etc/consul.d and /etc/nomad.d. The directives follow the units HashiCorp
+ * ships in its packages (hashicorp/consul and hashicorp/nomad,
+ * .release/linux/package/usr/lib/systemd/system/*.service):
+ * - Consul: Type=notify (the agent reports readiness over sd_notify), User/Group=consul,
+ *   ExecReload sends SIGHUP, KillMode=process, KillSignal=SIGTERM, Restart=on-failure,
+ *   LimitNOFILE=65536.
+ * - Nomad: KillMode=process (a client must not kill the task processes it supervises when the
+ *   agent stops), KillSignal=SIGINT (graceful leave), LimitNOFILE=65536, LimitNPROC/TasksMax
+ *   =infinity, Restart=on-failure with RestartSec=2, OOMScoreAdjust=-1000; Wants/After
+ *   consul.service as the shipped unit suggests when Nomad runs with Consul.
+ */
+import { IniDocument, renderIni } from "./ini";
+import { NODE_LAYOUT } from "../agents/node-layout";
+
+/** Where the HashiCorp Debian packages install the binaries (their shipped units' ExecStart). */
+export const CONSUL_BINARY = "/usr/bin/consul";
+export const NOMAD_BINARY = "/usr/bin/nomad";
+
+export const CONSUL_UNIT_NAME = "consul.service";
+export const NOMAD_UNIT_NAME = "nomad.service";
+
+export interface SystemdUnit {
+    readonly name: string;
+    /** Absolute path of the unit file on the node. */
+    readonly path: string;
+    readonly doc: IniDocument;
+}
+
+const NETWORK_ONLINE = "network-online.target";
+const RELOAD = "/bin/kill -HUP $MAINPID";
+
+export function consulUnit(): SystemdUnit {
+    return {
+        name: CONSUL_UNIT_NAME,
+        path: `${NODE_LAYOUT.systemdDir}/${CONSUL_UNIT_NAME}`,
+        doc: {
+            Unit: {
+                Description: "HashiCorp Consul agent (spin-cloud)",
+                Documentation: "https://developer.hashicorp.com/consul/docs",
+                Wants: NETWORK_ONLINE,
+                After: NETWORK_ONLINE,
+            },
+            Service: {
+                Type: "notify",
+                User: NODE_LAYOUT.consul.user,
+                Group: NODE_LAYOUT.consul.user,
+                ExecStart: `${CONSUL_BINARY} agent -config-dir=${NODE_LAYOUT.consul.configDir}`,
+                ExecReload: RELOAD,
+                KillMode: "process",
+                KillSignal: "SIGTERM",
+                Restart: "on-failure",
+                LimitNOFILE: "65536",
+            },
+            Install: {
+                WantedBy: "multi-user.target",
+            },
+        },
+    };
+}
+
+export function nomadUnit(): SystemdUnit {
+    return {
+        name: NOMAD_UNIT_NAME,
+        path: `${NODE_LAYOUT.systemdDir}/${NOMAD_UNIT_NAME}`,
+        doc: {
+            Unit: {
+                Description: "HashiCorp Nomad agent (spin-cloud)",
+                Documentation: "https://developer.hashicorp.com/nomad/docs",
+                Wants: [NETWORK_ONLINE, CONSUL_UNIT_NAME],
+                After: [NETWORK_ONLINE, CONSUL_UNIT_NAME],
+            },
+            Service: {
+                User: NODE_LAYOUT.nomad.user,
+                ExecStart: `${NOMAD_BINARY} agent -config=${NODE_LAYOUT.nomad.configDir}`,
+                ExecReload: RELOAD,
+                KillMode: "process",
+                KillSignal: "SIGINT",
+                Restart: "on-failure",
+                RestartSec: "2",
+                LimitNOFILE: "65536",
+                LimitNPROC: "infinity",
+                TasksMax: "infinity",
+                OOMScoreAdjust: "-1000",
+            },
+            Install: {
+                WantedBy: "multi-user.target",
+            },
+        },
+    };
+}
+
+/** Both units, Consul first. */
+export function systemdUnits(): readonly SystemdUnit[] {
+    return [consulUnit(), nomadUnit()];
+}
+
+export function renderUnit(unit: SystemdUnit): string {
+    return renderIni(unit.doc);
+}

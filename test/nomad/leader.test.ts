@@ -1,0 +1,222 @@
+/**
+ * The "wait for a leader" gate: the polling on its own, the HTTPS fetch against a real server on
+ * 127.0.0.1 with certificates made here by openssl, and the dynamic provider exactly as Pulumi
+ * serializes it, run against that server.
+ */
+import * as assert from "assert";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as https from "https";
+import { AddressInfo } from "net";
+import * as os from "os";
+import * as path from "path";
+import { FetchLeader, LEADER_WAIT_DEFAULTS, LeaderResponse, NomadLeader, httpsFetchLeader, readLeader, waitForLeader } from "../../components/nomad/leader";
+import { evaluateStack } from "../harness/mocks";
+
+const ADDRESS = "https://nomad.example:4646";
+const noSleep = async () => undefined;
+
+/** A fetch that answers from a script: a response, or an Error to throw. */
+function scripted(steps: (LeaderResponse | Error)[]): FetchLeader & { calls: string[] } {
+    const calls: string[] = [];
+    const fetch = async (address: string) => {
+        calls.push(address);
+        const step = steps[Math.min(calls.length - 1, steps.length - 1)];
+        if (step instanceof Error) {
+            throw step;
+        }
+        return step;
+    };
+    return Object.assign(fetch, { calls });
+}
+
+const ok = (leader: string): LeaderResponse => ({ status: 200, body: JSON.stringify(leader) });
+
+describe("NomadLeader polling", () => {
+    it("reads a quoted ip:port as the leader and \"\" as no leader", () => {
+        assert.deepStrictEqual(readLeader(ok("10.0.1.10:4647")), { leader: "10.0.1.10:4647", problem: "" });
+        assert.match(readLeader(ok("")).problem, /no leader elected yet/);
+        assert.strictEqual(readLeader(ok("")).leader, undefined);
+        assert.match(readLeader({ status: 500, body: "No cluster leader" }).problem, /^HTTP 500: No cluster leader$/);
+        assert.match(readLeader({ status: 200, body: "<html>" }).problem, /not JSON/);
+        assert.match(readLeader({ status: 200, body: "[\"10.0.1.10:4647\"]" }).problem, /unexpected leader value/);
+    });
+
+    it("succeeds after failures, pausing the configured delay between attempts", async () => {
+        const fetch = scripted([new Error("ECONNREFUSED"), { status: 500, body: "No cluster leader" }, ok(""), ok("10.0.2.10:4647")]);
+        const pauses: number[] = [];
+        const leader = await waitForLeader({ address: ADDRESS, attempts: 10, delayMs: 1234 }, fetch, async (ms) => { pauses.push(ms); });
+        assert.strictEqual(leader, "10.0.2.10:4647");
+        assert.deepStrictEqual(fetch.calls, [ADDRESS, ADDRESS, ADDRESS, ADDRESS]);
+        assert.deepStrictEqual(pauses, [1234, 1234, 1234]);
+    });
+
+    it("times out with an error naming the address, the attempts and the last error", async () => {
+        const fetch = scripted([new Error("ECONNREFUSED"), ok("")]);
+        await assert.rejects(waitForLeader({ address: ADDRESS, attempts: 3, delayMs: 5 }, fetch, noSleep), (err: Error) => {
+            assert.strictEqual(err.message, `NomadLeader: no Nomad leader at ${ADDRESS} after 3 attempts 5 ms apart; ` +
+                'last error: no leader elected yet (leader is "")');
+            return true;
+        });
+        assert.strictEqual(fetch.calls.length, 3);
+    });
+
+    it("names the last HTTP status when the servers keep answering with an error", async () => {
+        const fetch = scripted([{ status: 500, body: "No cluster leader\n" }]);
+        await assert.rejects(waitForLeader({ address: ADDRESS, attempts: 2, delayMs: 0 }, fetch, noSleep),
+            /after 2 attempts 0 ms apart; last error: HTTP 500: No cluster leader$/);
+    });
+
+    it("stops at once on a permanent error (an untrusted certificate)", async () => {
+        const fetch = scripted([Object.assign(new Error("TLS: certificate not trusted"), { permanent: true })]);
+        await assert.rejects(waitForLeader({ address: ADDRESS, attempts: 60, delayMs: 0 }, fetch, noSleep),
+            /^Error: NomadLeader: refusing https:\/\/nomad\.example:4646 after 1 attempt\(s\): TLS: certificate not trusted$/);
+        assert.strictEqual(fetch.calls.length, 1);
+    });
+
+    it("refuses nonsense settings", async () => {
+        await assert.rejects(waitForLeader({ address: ADDRESS, attempts: 0, delayMs: 0 }, scripted([ok("a:1")]), noSleep), /attempts must be/);
+        assert.throws(() => new NomadLeader("g", { address: ADDRESS, caPem: "CA", attempts: 1.5 }), /attempts must be a whole number/);
+        assert.throws(() => new NomadLeader("g", { address: ADDRESS, caPem: "CA", delayMs: -1 }), /delayMs must be a number >= 0/);
+    });
+});
+
+/** CA, server certificate for IP 127.0.0.1 signed by it, and a second CA; made by openssl. */
+interface Pki { dir: string; caPem: string; otherCaPem: string; serverCert: string; serverKey: string; selfSignedCert: string; selfSignedKey: string }
+
+function makePki(): Pki {
+    try {
+        execFileSync("openssl", ["version"], { stdio: "ignore" });
+    } catch {
+        throw new Error("these tests need openssl (Debian package openssl) to make test certificates");
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nomad-leader-"));
+    const file = (name: string) => path.join(dir, name);
+    const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
+    const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    for (const ca of ["ca", "other-ca"]) {
+        openssl("req", "-x509", ...key, "-keyout", file(`${ca}.key`), "-out", file(`${ca}.pem`), "-days", "2", "-subj", `/CN=test ${ca}`,
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+    }
+    fs.writeFileSync(file("server.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+    openssl("req", ...key, "-keyout", file("server.key"), "-out", file("server.csr"), "-subj", "/CN=127.0.0.1");
+    openssl("x509", "-req", "-in", file("server.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key"), "-set_serial", "2",
+        "-days", "2", "-extfile", file("server.ext"), "-out", file("server.pem"));
+    openssl("req", "-x509", ...key, "-keyout", file("self.key"), "-out", file("self.pem"), "-days", "2", "-subj", "/CN=127.0.0.1",
+        "-addext", "subjectAltName=IP:127.0.0.1");
+    const read = (name: string) => fs.readFileSync(file(name), "utf8");
+    return {
+        dir, caPem: read("ca.pem"), otherCaPem: read("other-ca.pem"), serverCert: read("server.pem"), serverKey: read("server.key"),
+        selfSignedCert: read("self.pem"), selfSignedKey: read("self.key"),
+    };
+}
+
+/** A stand-in Nomad server on 127.0.0.1 whose /v1/status/leader answers from a script. */
+async function leaderServer(cert: string, key: string, answers: LeaderResponse[]): Promise<{ address: string; requests: string[]; close: () => Promise<void> }> {
+    const requests: string[] = [];
+    const server = https.createServer({ cert, key }, (req, res) => {
+        requests.push(`${req.method} ${req.url} token=${req.headers["x-nomad-token"] ?? "none"}`);
+        const answer = answers[Math.min(requests.length - 1, answers.length - 1)];
+        res.writeHead(answer.status, { "content-type": "application/json" }).end(answer.body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+        address: `https://127.0.0.1:${port}`,
+        requests,
+        close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    };
+}
+
+describe("NomadLeader over HTTPS (server on 127.0.0.1)", () => {
+    let pki: Pki;
+    before(() => { pki = makePki(); });
+    after(() => fs.rmSync(pki.dir, { recursive: true, force: true }));
+
+    it("waits through \"\" and an error status, then returns the leader, trusting the given CA", async () => {
+        const server = await leaderServer(pki.serverCert, pki.serverKey, [ok(""), { status: 500, body: "No cluster leader" }, ok("10.0.1.10:4647")]);
+        try {
+            const leader = await waitForLeader({ address: server.address, attempts: 5, delayMs: 10 },
+                (address) => httpsFetchLeader(address, pki.caPem, 5000));
+            assert.strictEqual(leader, "10.0.1.10:4647");
+            assert.deepStrictEqual(server.requests, Array(3).fill("GET /v1/status/leader token=none"));
+        } finally {
+            await server.close();
+        }
+    });
+
+    it("refuses a server whose certificate is not from the given CA, at once", async () => {
+        const server = await leaderServer(pki.serverCert, pki.serverKey, [ok("10.0.1.10:4647")]);
+        try {
+            await assert.rejects(waitForLeader({ address: server.address, attempts: 60, delayMs: 10_000 },
+                (address) => httpsFetchLeader(address, pki.otherCaPem, 5000)),
+            (err: Error) => {
+                assert.match(err.message, /^NomadLeader: refusing https:\/\/127\.0\.0\.1:\d+ after 1 attempt\(s\): TLS: certificate not trusted with the given CA \(UNABLE_TO_VERIFY_LEAF_SIGNATURE/);
+                return true;
+            });
+            assert.deepStrictEqual(server.requests, [], "no request reached the untrusted server");
+        } finally {
+            await server.close();
+        }
+    });
+
+    it("refuses a self-signed server certificate as permanent", async () => {
+        const server = await leaderServer(pki.selfSignedCert, pki.selfSignedKey, [ok("10.0.1.10:4647")]);
+        try {
+            await assert.rejects(httpsFetchLeader(server.address, pki.caPem, 5000), (err: Error & { permanent?: boolean }) => {
+                assert.match(err.message, /certificate not trusted with the given CA \(DEPTH_ZERO_SELF_SIGNED_CERT/);
+                assert.strictEqual(err.permanent, true);
+                return true;
+            });
+        } finally {
+            await server.close();
+        }
+    });
+
+    it("treats a closed port as not yet up and reports it after the last attempt", async () => {
+        const server = await leaderServer(pki.serverCert, pki.serverKey, [ok("")]);
+        const address = server.address;
+        await server.close();
+        await assert.rejects(waitForLeader({ address, attempts: 2, delayMs: 1 }, (a) => httpsFetchLeader(a, pki.caPem, 2000)),
+            new RegExp(`^Error: NomadLeader: no Nomad leader at ${address.replace(/\./g, "\\.")} after 2 attempts 1 ms apart; last error: connect ECONNREFUSED`));
+    });
+
+    it("refuses an http:// address without sending anything", async () => {
+        await assert.rejects(httpsFetchLeader("http://127.0.0.1:4646", pki.caPem, 1000), /address must use https/);
+    });
+
+    it("the serialized dynamic provider polls the real server and diffs on its inputs only", async () => {
+        const run = await evaluateStack("unit", () => {
+            new NomadLeader("gate", { address: "https://placeholder:4646", caPem: "CA", triggers: ["i-1"] });
+            return {};
+        });
+        const gate = run.resources.find((r) => r.name === "gate")!;
+        assert.strictEqual(gate.type, "pulumi-nodejs:dynamic/nomad:NomadLeader");
+        const { __provider: code, ...inputs } = gate.inputs;
+        assert.deepStrictEqual(inputs, {
+            address: "https://placeholder:4646", caPem: "CA", triggers: ["i-1"], attempts: LEADER_WAIT_DEFAULTS.attempts,
+            delayMs: LEADER_WAIT_DEFAULTS.delayMs, requestTimeoutMs: LEADER_WAIT_DEFAULTS.requestTimeoutMs,
+        });
+        assert.strictEqual(typeof code, "string");
+        const file = path.join(pki.dir, "provider.js");
+        fs.writeFileSync(file, code as string);
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        const provider = require(file).handler();
+
+        const server = await leaderServer(pki.serverCert, pki.serverKey, [ok(""), ok("10.0.3.10:4647")]);
+        try {
+            const props = { __provider: code, address: server.address, caPem: pki.caPem, attempts: 3, delayMs: 5, requestTimeoutMs: 5000, triggers: ["i-1"] };
+            const created = await provider.create(props);
+            assert.strictEqual(created.id, server.address);
+            assert.strictEqual(created.outs.leader, "10.0.3.10:4647");
+            assert.strictEqual(created.outs.__provider, undefined);
+            assert.deepStrictEqual(await provider.diff(created.id, props, { ...props, __provider: "changed code" }), { changes: false });
+            assert.deepStrictEqual(await provider.diff(created.id, props, { ...props, triggers: ["i-2"] }), { changes: true });
+            const updated = await provider.update(created.id, props, { ...props, triggers: ["i-2"] });
+            assert.strictEqual(updated.outs.leader, "10.0.3.10:4647");
+            await assert.rejects(provider.create({ ...props, caPem: pki.otherCaPem }), /refusing .* certificate not trusted/);
+        } finally {
+            await server.close();
+        }
+    });
+});

@@ -1,0 +1,53 @@
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { closeObjects, compileStrict, describeErrors, readSharedSchema } from "../harness/schemas";
+import * as YAML from "yaml";
+import { ROOT, projectFile } from "../harness/stack-config";
+
+describe("Pulumi.yaml", () => {
+    // The upstream schema leaves the top level open (`additionalProperties: true`); we close it
+    // too, so a misspelt top-level key fails here rather than being ignored by the CLI.
+    const validate = compileStrict({ ...closeObjects(readSharedSchema("pulumi.json")), additionalProperties: false });
+
+    it("validates against the Pulumi project schema with unknown keys rejected", () => {
+        const project = projectFile();
+        assert.ok(validate(project), describeErrors(validate));
+        assert.strictEqual(project.name, "spin-cloud");
+        assert.strictEqual(project.main, "index.ts");
+        assert.strictEqual(project.stackConfigDir, "stacks");
+        assert.deepStrictEqual(project.runtime, { name: "nodejs", options: { packagemanager: "npm", typescript: true } });
+        assert.ok(fs.existsSync(path.join(ROOT, project.main as string)));
+    });
+
+    it("the closed schema catches a misspelt key", () => {
+        assert.strictEqual(validate({ ...projectFile(), stackConfigDri: "stacks" }), false);
+        assert.strictEqual(validate({ ...projectFile(), config: { serverCount: { type: "integer", defualt: 3 } } }), false);
+    });
+});
+
+describe("the test command, wherever it is written", () => {
+    /** The README's first command, after its apt-get part: what a newcomer runs to set up and test. */
+    const readmeSteps = () => {
+        const first = fs.readFileSync(path.join(ROOT, "README.md"), "utf8").split("```sh\n")[1].split("\n")[0];
+        return first.replace(/#.*$/, "").split("&&").map((s) => s.trim()).filter((s) => !s.includes("apt-get"));
+    };
+
+    it("README starts with set-up + tests, then pulumi up on a shipped stack", () => {
+        const lines = fs.readFileSync(path.join(ROOT, "README.md"), "utf8").split("```sh\n")[1].split("```")[0].trim().split("\n");
+        assert.strictEqual(lines.length, 2);
+        assert.deepStrictEqual(readmeSteps(), ["npm ci", "bash apps/build.sh", "npm test"]);
+        const stack = /^pulumi up --stack (\S+)/.exec(lines[1])?.[1];
+        assert.ok(stack && fs.existsSync(path.join(ROOT, "stacks", `Pulumi.${stack}.yaml`)), lines[1]);
+    });
+
+    it(".ci/run and the example GitHub workflow run the README's steps in its order", () => {
+        const ci = fs.readFileSync(path.join(ROOT, ".ci", "run"), "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+        const workflow = YAML.parse(fs.readFileSync(path.join(ROOT, ".github", "workflows", "ci.yml"), "utf8"));
+        const workflowRuns = (workflow.jobs.test.steps as { run?: string }[]).flatMap((s) => (s.run ? [s.run.trim()] : []));
+        for (const [where, lines] of [[".ci/run", ci], ["ci.yml", workflowRuns]] as const) {
+            const found = readmeSteps().map((step) => lines.findIndex((l) => l === step || l.startsWith(`${step} `)));
+            assert.ok(found.every((i, k) => i >= 0 && (k === 0 || i > found[k - 1])), `${where}: ${JSON.stringify(found)}`);
+        }
+    });
+});

@@ -1,0 +1,157 @@
+import * as assert from "assert";
+import { cidrContains, parseIpv4Cidr, planSubnets } from "../../components/settings/cidr";
+import { LOCAL_SETTINGS } from "../../components/settings/local-config";
+import { ConfigError, SETTINGS, argsFromConfig, defaults, instanceTypeArchitecture, rejectUnknownKeys, resolveSpinCloudArgs } from "../../components/settings/config";
+import { projectFile } from "../harness/stack-config";
+import { PINNED_VERSIONS } from "../../provisioning/versions";
+
+/** The smallest valid arguments: every setting has a default except the operators' networks. */
+const BASE = { operatorCidrs: ["203.0.113.0/24"] };
+
+function rejects(args: Record<string, unknown>, key: string, valuePart: string, allowedPart: RegExp) {
+    assert.throws(() => resolveSpinCloudArgs({ ...BASE, ...args }), (err: unknown) => {
+        assert.ok(err instanceof ConfigError, `expected ConfigError, got ${err}`);
+        assert.strictEqual(err.key, key);
+        assert.ok(err.message.includes(`spin-cloud:${key}`), err.message);
+        assert.ok(err.message.includes(valuePart), err.message);
+        assert.match(err.message, allowedPart);
+        return true;
+    });
+}
+
+describe("settings validation", () => {
+    it("accepts the defaults unchanged once operator networks are given", () => {
+        assert.deepStrictEqual(resolveSpinCloudArgs(BASE), { ...defaults(), ...BASE });
+    });
+
+    it("requires operator networks, never the internet", () => {
+        rejects({ operatorCidrs: [] }, "operatorCidrs", "[]", /at least one IPv4 CIDR/);
+        rejects({ operatorCidrs: ["0.0.0.0/0"] }, "operatorCidrs", "0.0.0.0/0", /never open to the internet/);
+        rejects({ operatorCidrs: ["10.0.0.0/8", "64.0.0.0/2"] }, "operatorCidrs", "64.0.0.0/2", /\/8 or narrower/);
+        rejects({ operatorCidrs: ["203.0.113.7"] }, "operatorCidrs", "203.0.113.7", /CIDR form/);
+        rejects({ operatorCidrs: ["203.0.113.7/24"] }, "operatorCidrs", "203.0.113.7/24", /zero host bits/);
+    });
+
+    it("requires a domain and its hosted zone together", () => {
+        rejects({ appsDomain: "apps.example.com" }, "hostedZoneId", '""', /Route 53 zone id of apps.example.com/);
+        rejects({ hostedZoneId: "Z0123456789ABC" }, "appsDomain", '""', /domain that hosted zone Z0123456789ABC serves/);
+        rejects({ appsDomain: "Apps.Example.com", hostedZoneId: "Z0123456789ABC" }, "appsDomain", "Apps.Example.com", /lowercase DNS name/);
+        rejects({ appsDomain: "apps.example.com", hostedZoneId: "zone-1" }, "hostedZoneId", "zone-1", /hosted zone id/);
+        const ok = resolveSpinCloudArgs({ ...BASE, appsDomain: "apps.example.com", hostedZoneId: "Z0123456789ABC" });
+        assert.strictEqual(ok.appsDomain, "apps.example.com");
+    });
+
+    it("rejects an even or too small server count", () => {
+        rejects({ serverCount: 4 }, "serverCount", "4", /odd number from 3 to 9/);
+        rejects({ serverCount: 1 }, "serverCount", "1", /odd number/);
+        rejects({ serverCount: 2.5 }, "serverCount", "2.5", /odd number/);
+        assert.strictEqual(resolveSpinCloudArgs({ ...BASE, serverCount: 5 }).serverCount, 5);
+    });
+
+    it("rejects client min above max and desired outside the bounds", () => {
+        rejects({ clientMinSize: 5, clientMaxSize: 3, clientDesiredSize: 3 }, "clientMinSize", "5", /at most spin-cloud:clientMaxSize \(3\)/);
+        rejects({ clientMinSize: 2, clientMaxSize: 3, clientDesiredSize: 4 }, "clientDesiredSize", "4", /from 2 to 3/);
+    });
+
+    it("rejects fewer than two availability zones", () => {
+        rejects({ availabilityZoneCount: 1 }, "availabilityZoneCount", "1", /from 2 to 6/);
+        rejects({ availabilityZoneCount: 7 }, "availabilityZoneCount", "7", /from 2 to 6/);
+    });
+
+    it("rejects invalid CIDRs", () => {
+        for (const bad of ["10.0.0.0", "10.0.0.0/33", "300.1.1.0/16", "10.0.0.1/16", "10.0.0.0/8", "10.0.0.0/26", "banana"]) {
+            rejects({ vpcCidr: bad }, "vpcCidr", JSON.stringify(bad), /CIDR form from \/16 to \/24/);
+        }
+    });
+
+    it("rejects an unknown architecture and instance types of the other architecture", () => {
+        rejects({ architecture: "riscv64" }, "architecture", "riscv64", /'arm64', 'x86_64'/);
+        rejects({ serverInstanceType: "m7i.large" }, "serverInstanceType", "m7i.large", /arm64 instance type/);
+        rejects({ architecture: "x86_64", clientInstanceType: "m7i.large" }, "serverInstanceType", "t4g.medium", /x86_64 instance type/);
+        rejects({ clientInstanceType: "large" }, "clientInstanceType", "large", /EC2 instance type/);
+        const x86 = resolveSpinCloudArgs({ ...BASE, architecture: "x86_64", serverInstanceType: "t3.medium", clientInstanceType: "m7i.large" });
+        assert.strictEqual(x86.architecture, "x86_64");
+    });
+
+    it("rejects unknown NAT modes and names unfit for TLS names", () => {
+        rejects({ natGateways: "none" }, "natGateways", "none", /'single', 'perAz'/);
+        rejects({ datacenter: "DC_1" }, "datacenter", "DC_1", /lowercase letters/);
+        rejects({ rootVolumeSizeGb: 8 }, "rootVolumeSizeGb", "8", /from 20 to 1000/);
+    });
+
+    it("parses lists from stack config and names a value that is not one", () => {
+        const values: Record<string, string> = { operatorCidrs: '["203.0.113.7/32"]' };
+        assert.deepStrictEqual(argsFromConfig((k) => values[k]), { operatorCidrs: ["203.0.113.7/32"] });
+        assert.throws(() => argsFromConfig((k) => (k === "operatorCidrs" ? "203.0.113.7/32" : undefined)),
+            /spin-cloud:operatorCidrs = "203.0.113.7\/32" is not allowed: a list of strings/);
+    });
+
+    it("parses integers from stack config and names a non-number", () => {
+        const values: Record<string, string> = { serverCount: "5", vpcCidr: "10.1.0.0/16" };
+        assert.deepStrictEqual(argsFromConfig((k) => values[k]), { serverCount: 5, vpcCidr: "10.1.0.0/16" });
+        assert.throws(() => argsFromConfig((k) => (k === "clientMaxSize" ? "many" : undefined)),
+            /spin-cloud:clientMaxSize = "many" is not allowed: an integer/);
+    });
+
+    it("accepts expected versions equal to the pins, and only those", () => {
+        const all = Object.entries(PINNED_VERSIONS).map(([product, version]) => `${product}@${version}`);
+        assert.deepStrictEqual(resolveSpinCloudArgs({ ...BASE, expectedVersions: all }).expectedVersions, all);
+        assert.doesNotThrow(() => resolveSpinCloudArgs({ ...BASE, expectedVersions: [`nomad@v${PINNED_VERSIONS.nomad}`] }));
+        rejects({ expectedVersions: ["nomad@1.10.0"] }, "expectedVersions", "nomad@1.10.0", new RegExp(`nomad@${PINNED_VERSIONS.nomad.replace(/\./g, "\\.")}, the only nomad version`));
+        rejects({ expectedVersions: ["vault@1.0.0"] }, "expectedVersions", "vault@1.0.0", /product one of nomad, consul, spin, traefik, bindle/);
+        rejects({ expectedVersions: ["nomad"] }, "expectedVersions", "nomad", /'<product>@<version>'/);
+        rejects({ expectedVersions: [`spin@${PINNED_VERSIONS.spin}`, `spin@${PINNED_VERSIONS.spin}`] }, "expectedVersions", "spin@", /spin is named twice/);
+    });
+
+    it("classifies Graviton instance families as arm64", () => {
+        assert.strictEqual(instanceTypeArchitecture("t4g.small"), "arm64");
+        assert.strictEqual(instanceTypeArchitecture("c7gn.large"), "arm64");
+        assert.strictEqual(instanceTypeArchitecture("r8gd.xlarge"), "arm64");
+        assert.strictEqual(instanceTypeArchitecture("m7i.large"), "x86_64");
+        assert.strictEqual(instanceTypeArchitecture("t3a.micro"), "x86_64");
+    });
+
+    it("Pulumi.yaml declares exactly the settings, with the same types and defaults", () => {
+        const declared = projectFile().config;
+        const settings: Record<string, { type: string; default: unknown }> = { ...SETTINGS, ...LOCAL_SETTINGS };
+        assert.deepStrictEqual(Object.keys(declared).sort(), Object.keys(settings).sort());
+        for (const [key, setting] of Object.entries(settings)) {
+            assert.strictEqual(declared[key].type, setting.type, key);
+            if (setting.type === "array") {
+                assert.deepStrictEqual((declared[key] as { items?: unknown }).items, { type: "string" }, key);
+            }
+            assert.deepStrictEqual(declared[key].default, setting.default, key);
+            assert.ok(declared[key].description, `${key} has a description`);
+        }
+    });
+});
+
+describe("subnet plan", () => {
+    it("carves disjoint private and public subnets inside the VPC, one per zone", () => {
+        const plan = planSubnets("10.40.0.0/16", 3);
+        assert.deepStrictEqual(plan.privateSubnets, ["10.40.0.0/20", "10.40.16.0/20", "10.40.32.0/20"]);
+        assert.deepStrictEqual(plan.publicSubnets, ["10.40.128.0/20", "10.40.144.0/20", "10.40.160.0/20"]);
+        const vpc = parseIpv4Cidr("10.40.0.0/16")!;
+        const all = [...plan.privateSubnets, ...plan.publicSubnets].map((c) => parseIpv4Cidr(c)!);
+        for (const [i, a] of all.entries()) {
+            assert.ok(cidrContains(vpc, a));
+            for (const b of all.slice(i + 1)) {
+                assert.ok(!cidrContains(a, b) && !cidrContains(b, a), "subnets overlap");
+            }
+        }
+    });
+
+    it("works for the smallest allowed VPC and the most zones", () => {
+        const plan = planSubnets("192.168.4.0/24", 6);
+        assert.strictEqual(plan.privateSubnets[5], "192.168.4.80/28");
+        assert.strictEqual(plan.publicSubnets[5], "192.168.4.208/28");
+    });
+});
+
+describe("unknown settings", () => {
+    it("names a misspelt spin-cloud key and ignores other namespaces", () => {
+        assert.throws(() => rejectUnknownKeys(["aws:region", "spin-cloud:serverCont"]),
+            /spin-cloud:serverCont = "\(set\)" is not allowed: an existing setting; known settings are .*serverCount/);
+        assert.doesNotThrow(() => rejectUnknownKeys(["aws:region", "spin-cloud:serverCount", "other:thing"]));
+    });
+});
