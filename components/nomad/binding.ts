@@ -6,7 +6,7 @@
  * output property names, secret properties, nested object types) and builds its registration
  * from that description alone, so the description is exactly what reaches the engine and
  * `test/nomad/binding.test.ts` can check it against the provider's schema
- * (`../shared/schemas/pulumi-nomad-v2.6.1.schema.json`).
+ * (`test/schemas/pulumi-nomad-v2.6.1.schema.json`).
  *
  * What a generated Pulumi SDK does, and this mirrors (pulumi/pulumi `pkg/codegen/nodejs/gen.go`):
  * - every resource and the provider get `version` through `utilities.resourceOptsDefaults()`

@@ -1,6 +1,6 @@
 /**
  * Validation of Nomad jobs against `components.schemas.Job` of Nomad's OpenAPI document
- * (`../shared/schemas/nomad-openapi-v1.yaml`), with every object schema closed so a key Nomad
+ * (`test/schemas/nomad-openapi-v1.yaml`), with every object schema closed so a key Nomad
  * does not know fails. OpenAPI's `format` values (int64, double, …) are not JSON Schema formats
  * ajv knows, and are dropped; `$ref`s are re-pointed; everything else is plain JSON Schema.
  */
@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { ValidateFunction } from "ajv";
-import { SHARED_SCHEMAS, closeObjects, compileStrict, describeErrors } from "./schemas";
+import { SCHEMAS, closeObjects, compileStrict, describeErrors } from "./schemas";
 
 const OPENAPI_REF = "#/components/schemas/";
 
@@ -37,7 +37,7 @@ let cached: ValidateFunction | undefined;
 /** The strict, closed validator of a Nomad job (the object under `Job` in `PUT /v1/jobs`). */
 export function nomadJobValidator(): ValidateFunction {
     if (!cached) {
-        const document = YAML.parse(fs.readFileSync(path.join(SHARED_SCHEMAS, "nomad-openapi-v1.yaml"), "utf8"));
+        const document = YAML.parse(fs.readFileSync(path.join(SCHEMAS, "nomad-openapi-v1.yaml"), "utf8"));
         const definitions = closeObjects(toJsonSchema(document.components.schemas)) as Record<string, object>;
         cached = compileStrict({ definitions, $ref: "#/definitions/Job" });
     }

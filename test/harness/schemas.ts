@@ -1,5 +1,6 @@
 /**
- * Loading the reference schemas of `../shared/schemas/` and compiling them with ajv in strict
+ * Loading the reference schemas of `test/schemas/` (copied from upstream, provenance in its
+ * README) and compiling them with ajv in strict
  * mode. `closeObjects` makes every object schema that lists its properties reject any other key,
  * so a misspelt key fails instead of passing silently.
  */
@@ -8,10 +9,10 @@ import * as path from "path";
 import Ajv, { ValidateFunction } from "ajv";
 import { ROOT } from "./stack-config";
 
-export const SHARED_SCHEMAS = path.resolve(ROOT, "..", "shared", "schemas");
+export const SCHEMAS = path.resolve(ROOT, "test", "schemas");
 
-export function readSharedSchema(file: string): any {
-    return JSON.parse(fs.readFileSync(path.join(SHARED_SCHEMAS, file), "utf8"));
+export function readSchema(file: string): any {
+    return JSON.parse(fs.readFileSync(path.join(SCHEMAS, file), "utf8"));
 }
 
 /** Deep copy of `schema` where each object schema with `properties` and no `additionalProperties` is closed. */

@@ -35,7 +35,7 @@ import { Architecture } from "../../provisioning/types";
 import { runResourcePolicies } from "../fixtures/policy/harness";
 import { APPS_DOMAIN, JOB_CONFIG, jobResource } from "../fixtures/policy/jobs";
 import { assertValidNomadJob } from "../harness/nomad-job-schema";
-import { closeObjects, compileStrict, describeErrors, readSharedSchema } from "../harness/schemas";
+import { closeObjects, compileStrict, describeErrors, readSchema } from "../harness/schemas";
 import { keyPaths } from "../harness/walk";
 
 const BIN = "/home/u/.cache/spin-cloud/bin";
@@ -51,7 +51,7 @@ const TRAEFIK_AWS: TraefikJobInput = { datacenters: ["local"], architecture: "x8
 const BINDLE_LOCAL: BindleJobInput = { datacenters: ["local"], architecture: "x86_64", runtime: BINDLE_RUNTIME };
 const BINDLE_AWS: BindleJobInput = { datacenters: ["local"], architecture: "x86_64" };
 
-const validateStatic = compileStrict(closeObjects(readSharedSchema("traefik-v3.json")));
+const validateStatic = compileStrict(closeObjects(readSchema("traefik-v3.json")));
 
 function onlyTask(job: NomadJob): NomadTask {
     assert.equal(job.TaskGroups.length, 1);

@@ -19,7 +19,7 @@ interface SchemaProperty { type?: string; $ref?: string; items?: SchemaProperty;
 interface SchemaObject { properties?: Record<string, SchemaProperty>; inputProperties?: Record<string, SchemaProperty>; required?: string[]; requiredInputs?: string[] }
 interface Schema { name: string; provider: SchemaObject; resources: Record<string, SchemaObject>; types: Record<string, SchemaObject> }
 
-const SCHEMA: Schema = JSON.parse(fs.readFileSync(path.join(ROOT, "..", "shared", "schemas", "pulumi-nomad-v2.6.1.schema.json"), "utf8"));
+const SCHEMA: Schema = JSON.parse(fs.readFileSync(path.join(ROOT, "test", "schemas", "pulumi-nomad-v2.6.1.schema.json"), "utf8"));
 const PROVIDER_TOKEN = `pulumi:providers:${SCHEMA.name}`;
 
 function schemaOf(token: string): SchemaObject {

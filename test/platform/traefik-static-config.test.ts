@@ -7,14 +7,14 @@ import {
     TRAEFIK_LIFECYCLE_SECONDS,
     traefikStaticConfig,
 } from "../../provisioning/jobs/traefik-config";
-import { closeObjects, compileStrict, describeErrors, readSharedSchema } from "../harness/schemas";
+import { closeObjects, compileStrict, describeErrors, readSchema } from "../harness/schemas";
 import { INPUT, keyPaths } from "../harness/traefik-fixtures";
 
 /**
  * SchemaStore's traefik-v3.json with every object schema closed. It compiles in ajv's strict mode
  * as shipped (draft-07, `$defs`), so nothing is adapted.
  */
-const validateStatic = compileStrict(closeObjects(readSharedSchema("traefik-v3.json")));
+const validateStatic = compileStrict(closeObjects(readSchema("traefik-v3.json")));
 
 function assertValidStatic(config: unknown): void {
     assert.ok(validateStatic(config), describeErrors(validateStatic));

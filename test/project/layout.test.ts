@@ -1,4 +1,6 @@
 import { strict as assert } from "assert";
+import { readdirSync, readFileSync, statSync } from "fs";
+import * as path from "path";
 import { importEdges, layoutViolations } from "../harness/layout-rules";
 import { ROOT } from "../harness/stack-config";
 
@@ -31,3 +33,31 @@ describe("layout: the import rules of the folders", () => {
         ]);
     });
 });
+
+describe("the repository carries its own data", () => {
+    it("no file refers to the shared directory beside the repository", () => {
+        const outside = "shared";
+        const offenders = repositoryFiles(ROOT).filter((file) => {
+            const text = readFileSync(path.join(ROOT, file), "utf8");
+            return new RegExp(`\\.\\./${outside}\\b`).test(text) || new RegExp(`["'\`]\\.\\.["'\`],\\s*["'\`]${outside}["'\`]`).test(text);
+        });
+        assert.deepStrictEqual(offenders, []);
+    });
+
+    it("the reference schemas are in test/schemas with their provenance", () => {
+        const readme = readFileSync(path.join(ROOT, "test", "schemas", "README.md"), "utf8");
+        for (const file of readdirSync(path.join(ROOT, "test", "schemas")).filter((f) => f !== "README.md")) {
+            assert.match(readme, new RegExp("`" + file.replace(/\./g, "\\.") + "` \\|.*\\| (MPL-2\\.0|Apache-2\\.0) \\|"), file);
+        }
+    });
+});
+
+/** Every file of the work tree but dependencies, build output and git's own. */
+function repositoryFiles(root: string, dir = ""): string[] {
+    return readdirSync(path.join(root, dir), { withFileTypes: true }).flatMap((entry) => {
+        const rel = dir ? `${dir}/${entry.name}` : entry.name;
+        if (["node_modules", ".git", "bin", "dist", ".pulumi"].includes(entry.name)) return [];
+        if (entry.isDirectory()) return repositoryFiles(root, rel);
+        return entry.isFile() && statSync(path.join(root, rel)).size < 2_000_000 ? [rel] : [];
+    });
+}

@@ -1,14 +1,14 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { closeObjects, compileStrict, describeErrors, readSharedSchema } from "../harness/schemas";
+import { closeObjects, compileStrict, describeErrors, readSchema } from "../harness/schemas";
 import * as YAML from "yaml";
 import { ROOT, projectFile } from "../harness/stack-config";
 
 describe("Pulumi.yaml", () => {
     // The upstream schema leaves the top level open (`additionalProperties: true`); we close it
     // too, so a misspelt top-level key fails here rather than being ignored by the CLI.
-    const validate = compileStrict({ ...closeObjects(readSharedSchema("pulumi.json")), additionalProperties: false });
+    const validate = compileStrict({ ...closeObjects(readSchema("pulumi.json")), additionalProperties: false });
 
     it("validates against the Pulumi project schema with unknown keys rejected", () => {
         const project = projectFile();
