@@ -91,6 +91,17 @@ export class Provider extends pulumi.ProviderResource {
     }
 }
 
+/**
+ * The provider uses only what the stack sets, not the user's shell. `address`, `secretId` and
+ * `caPem` override NOMAD_ADDR, NOMAD_TOKEN and NOMAD_CACERT; NOMAD_NAMESPACE and NOMAD_REGION are
+ * the keys `ignore_env_vars` supports (terraform-provider-nomad website/docs/index.html.markdown,
+ * nomad/provider.go); `skipVerify: false` overrides NOMAD_SKIP_VERIFY.
+ */
+export const PROVIDER_ENV_ISOLATION = {
+    ignoreEnvVars: { NOMAD_NAMESPACE: true, NOMAD_REGION: true },
+    skipVerify: false,
+} as const;
+
 /** The cluster outputs `nomadProvider` needs. */
 export interface NomadConnection {
     /** Nomad API over HTTPS, e.g. the operator endpoint's `https://<name>:4646`; plain HTTP only on 127.0.0.1. */
@@ -121,5 +132,6 @@ export function nomadProvider(name: string, connection: NomadConnection, opts?: 
         caPem: connection.caPem,
         secretId: pulumi.secret(connection.secretId),
         region: connection.region,
+        ...PROVIDER_ENV_ISOLATION,
     }, opts);
 }

@@ -27,17 +27,19 @@ if [ -f "$fail_file" ] && [ "$(cat "$fail_file")" -gt 0 ]; then
   exit 1
 fi`;
 
+/** Every stub records its argv (calls) and the NOMAD_* / CONSUL_* variables it was given (env). */
+const RECORD = (cli: string) => `printf '%s\\n' "$*" >> "$STATE/${cli}.calls"
+env | grep -E '^(NOMAD|CONSUL)_' | sed 's/=.*//' >> "$STATE/${cli}.env" || true`;
+
 const CONSUL_STUB = `set -eu
-printf '%s\\n' "$*" >> "$STATE/consul.calls"
+${RECORD("consul")}
 ${FAIL_FIRST}
-name="" rules="" policy="" secret="" prev=""
+name="" rules="" prev=""
 for arg in "$@"; do
   case "$prev:$arg" in
     -name:*) name=$arg ;;
     -rules:@*) rules=\${arg#@} ;;
-    -policy-name:*) policy=$arg ;;
   esac
-  case "$arg" in -secret=*) secret=\${arg#-secret=} ;; esac
   prev=$arg
 done
 case "$1 $2 $3" in
@@ -46,14 +48,11 @@ case "$1 $2 $3" in
     [ "$CONSUL_HTTP_TOKEN" = "$MANAGEMENT" ] || { echo "Permission denied" >&2; exit 1; }
     cp "$rules" "$STATE/policy-$name" ;;
   "acl token read") [ -f "$STATE/token-$CONSUL_HTTP_TOKEN" ] ;;
-  "acl token create")
-    [ "$CONSUL_HTTP_TOKEN" = "$MANAGEMENT" ] || { echo "Permission denied" >&2; exit 1; }
-    echo "$policy" > "$STATE/token-$secret" ;;
   *) echo "unexpected: $*" >&2; exit 2 ;;
 esac`;
 
 const NOMAD_STUB = `set -eu
-printf '%s\\n' "$*" >> "$STATE/nomad.calls"
+${RECORD("nomad")}
 case "$1 $2" in
   "acl bootstrap")
     [ "$3" = "-" ] || { echo "expected the secret on stdin" >&2; exit 2; }
@@ -68,6 +67,22 @@ case "$1 $2" in
   *) echo "unexpected: $*" >&2; exit 2 ;;
 esac`;
 
+/** Consul's PUT /v1/acl/token: the management token from the -H @file, the body on stdin. */
+const CURL_STUB = `set -eu
+${RECORD("curl")}
+headers="" prev="" url=""
+for arg in "$@"; do
+  case "$prev" in -H) headers=\${arg#@} ;; esac
+  case "$arg" in http*) url=$arg ;; esac
+  prev=$arg
+done
+grep -qx "X-Consul-Token: $MANAGEMENT" "$headers" || { echo "curl: (22) 403 Permission denied" >&2; exit 22; }
+[ "$url" = "$CONSUL_HTTP_ADDR/v1/acl/token" ] || { echo "unexpected url $url" >&2; exit 2; }
+body=$(cat)
+secret=$(printf '%s' "$body" | sed -n 's/.*"SecretID":"\\([^"]*\\)".*/\\1/p')
+policy=$(printf '%s' "$body" | sed -n 's/.*"Policies":\\[{"Name":"\\([^"]*\\)"}\\].*/\\1/p')
+echo "$policy" > "$STATE/token-$secret"`;
+
 const MANAGEMENT = "0d7c2a9e-management";
 const TOKENS = Object.fromEntries(LOCAL_CONSUL_POLICIES.map((p) => [p, `secret-of-${p}`]));
 
@@ -78,7 +93,7 @@ function sandbox(): Box {
     const box = { dir, bin: path.join(dir, "bin"), state: path.join(dir, "state"), policyDir: path.join(dir, "policies") };
     mkdirSync(box.state);
     mkdirSync(box.policyDir);
-    writeStubs(box.bin, { consul: CONSUL_STUB, nomad: NOMAD_STUB });
+    writeStubs(box.bin, { consul: CONSUL_STUB, nomad: NOMAD_STUB, curl: CURL_STUB });
     for (const name of LOCAL_CONSUL_POLICIES) {
         writeFileSync(path.join(box.policyDir, `${name}.json`), renderConsulPolicyRules(CONSUL_ACL_POLICIES.find((p) => p.name === name)!));
     }
@@ -99,9 +114,18 @@ class Sandboxes {
 function runCommand(box: Box, commandText: string, env: Record<string, string>, timeout = 20000) {
     return spawnSync("sh", ["-c", commandText], {
         cwd: ROOT, encoding: "utf8", timeout,
-        env: { PATH: process.env.PATH ?? "", STATE: box.state, MANAGEMENT, ...env },
+        env: { PATH: `${box.bin}:${process.env.PATH ?? ""}`, STATE: box.state, MANAGEMENT, ...HOSTILE_ENV, ...env },
     });
 }
+
+/** What a user's shell may hold: none of it may reach the CLIs (only what the step sets does). */
+const HOSTILE_ENV: Record<string, string> = {
+    NOMAD_ADDR: "https://nomad.example.com:4646", NOMAD_TOKEN: "users-nomad-token", NOMAD_REGION: "elsewhere",
+    NOMAD_NAMESPACE: "prod", NOMAD_CACERT: "/nonexistent/ca.pem", NOMAD_HTTP_AUTH: "user:pass",
+    CONSUL_HTTP_ADDR: "https://consul.example.com", CONSUL_HTTP_TOKEN: "users-consul-token",
+    CONSUL_HTTP_TOKEN_FILE: "/nonexistent/token", CONSUL_HTTP_SSL: "true", CONSUL_CACERT: "/nonexistent/ca.pem",
+    CONSUL_NAMESPACE: "team",
+};
 
 const consulEnv = (): Record<string, string> => ({
     CONSUL_HTTP_ADDR: "http://127.0.0.1:18500",
@@ -116,7 +140,11 @@ const calls = (box: Box, cli: string) => {
     const file = path.join(box.state, `${cli}.calls`);
     return existsSync(file) ? readFileSync(file, "utf8").trim().split("\n") : [];
 };
-const creates = (box: Box) => calls(box, "consul").filter((c) => c.includes(" create "));
+const creates = (box: Box) => [...calls(box, "consul").filter((c) => c.includes(" create ")), ...calls(box, "curl")];
+const envSeen = (box: Box, cli: string) => {
+    const file = path.join(box.state, `${cli}.env`);
+    return new Set(existsSync(file) ? readFileSync(file, "utf8").trim().split("\n").filter(Boolean) : []);
+};
 
 describe("local-acl.sh consul (against a stand-in consul)", () => {
     const sandboxes = new Sandboxes();
@@ -131,6 +159,23 @@ describe("local-acl.sh consul (against a stand-in consul)", () => {
             assert.match(run.stdout, new RegExp(`Consul policy and token ${name} are in place`));
         }
         assert.strictEqual(creates(sandboxes.box).length, 2 * LOCAL_CONSUL_POLICIES.length);
+    });
+
+    it("never puts a token on a command line: no argv of consul or curl holds a secret", () => {
+        const run = consulRun(sandboxes.box);
+        assert.strictEqual(run.status, 0, run.stderr);
+        const argv = [...calls(sandboxes.box, "consul"), ...calls(sandboxes.box, "curl")];
+        assert.ok(calls(sandboxes.box, "curl").length === LOCAL_CONSUL_POLICIES.length, argv.join("\n"));
+        for (const secret of [MANAGEMENT, ...Object.values(TOKENS)]) {
+            assert.ok(argv.every((a) => !a.includes(secret)), `${secret} in argv:\n${argv.join("\n")}`);
+        }
+    });
+
+    it("hands the CLIs only the variables the step sets, none of the user's shell", () => {
+        assert.strictEqual(consulRun(sandboxes.box).status, 0);
+        for (const cli of ["consul", "curl"]) {
+            assert.deepStrictEqual([...envSeen(sandboxes.box, cli)].sort(), ["CONSUL_HTTP_ADDR", "CONSUL_HTTP_TOKEN"], cli);
+        }
     });
 
     it("changes nothing when run again", () => {
@@ -175,6 +220,11 @@ describe("local-acl.sh nomad (against a stand-in nomad)", () => {
         assert.strictEqual(readFileSync(path.join(sandboxes.box.state, "bootstrap"), "utf8").trim(), "nomad-management-secret");
         assert.ok(calls(sandboxes.box, "nomad").every((c) => !c.includes("nomad-management-secret")), calls(sandboxes.box, "nomad").join("\n"));
         assert.match(run.stdout, /bootstrapped Nomad ACLs/);
+    });
+
+    it("hands nomad only NOMAD_ADDR, none of the user's NOMAD_* or CONSUL_* variables", () => {
+        assert.strictEqual(nomadRun(sandboxes.box).status, 0);
+        assert.deepStrictEqual([...envSeen(sandboxes.box, "nomad")], ["NOMAD_ADDR"]);
     });
 
     it("accepts a cluster it bootstrapped before with the same token", () => {

@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
 # ACLs of the local target, once its agents answer: the Consul policies and their tokens with
 # pre-set SecretIDs, and Nomad's ACL bootstrap with the pre-set management token. Idempotent.
-# Tokens come from the environment (Pulumi secrets), never from arguments or files.
+# Tokens come from the environment (Pulumi secrets) and reach Consul in an HTTP header read from a
+# 0600 file and a request body on stdin: never on a command line (visible to every user in `ps`).
+# Every other NOMAD_* / CONSUL_* variable of the user's shell is unset first (lib/local-env.sh).
 #
 #   local-acl.sh consul --consul BIN --policy-dir DIR [--timeout S] --policy NAME=ENV_VAR...
 #       env: CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN (management), and each ENV_VAR (that policy's token)
+#       needs curl (token creation goes through the HTTP API: `consul acl token create` takes the
+#       SecretID only as `-secret=`, an argument)
 #   local-acl.sh nomad --nomad BIN [--timeout S]
 #       env: NOMAD_ADDR, SPIN_CLOUD_NOMAD_MANAGEMENT_TOKEN
 set -euo pipefail
+
+case "${BASH_SOURCE[0]}" in
+  */*) readonly LIB_DIR="${BASH_SOURCE[0]%/*}/lib" ;;
+  *) readonly LIB_DIR=lib ;;
+esac
+# shellcheck source-path=SCRIPTDIR source=lib/local-env.sh
+source "${LIB_DIR}/local-env.sh"
 
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 log() { printf 'local-acl: %s\n' "$*"; }
@@ -29,10 +40,27 @@ ensure_consul_policy() {
   "$consul" acl policy create -name "$name" -description "spin-cloud ${name}" -rules "@${file}" >/dev/null
 }
 
+# A token's SecretID goes into a JSON body: only characters that need no escaping there.
+valid_secret() { [[ "$1" =~ ^[A-Za-z0-9._-]+$ ]]; }
+
+# PUT /v1/acl/token (Consul's API docs, api-docs/acl/tokens.mdx "Create a Token": SecretID,
+# Description, Policies[].Name). The management token is a header read from a 0600 file.
+create_consul_token() {
+  local name=$1 token=$2 headers status
+  headers=$(umask 077 && mktemp)
+  printf 'X-Consul-Token: %s\n' "$CONSUL_HTTP_TOKEN" >"$headers"
+  status=0
+  printf '{"SecretID":"%s","Description":"spin-cloud %s","Policies":[{"Name":"%s"}]}' "$token" "$name" "$name" |
+    curl --silent --show-error --fail --max-time 10 -X PUT -H "@${headers}" --data-binary @- \
+      "${CONSUL_HTTP_ADDR%/}/v1/acl/token" >/dev/null || status=$?
+  rm -f "$headers"
+  return "$status"
+}
+
 ensure_consul_token() {
   local consul=$1 name=$2 token=$3
   if CONSUL_HTTP_TOKEN="$token" "$consul" acl token read -self >/dev/null 2>&1; then return 0; fi
-  "$consul" acl token create -description "spin-cloud ${name}" -policy-name "$name" -secret="$token" >/dev/null
+  create_consul_token "$name" "$token"
 }
 
 consul_acls() {
@@ -46,7 +74,9 @@ consul_acls() {
       *) die "unknown argument: $1" ;;
     esac
   done
+  scrub_agent_env CONSUL_HTTP_ADDR CONSUL_HTTP_TOKEN
   [ -x "$consul" ] || die "--consul: not an executable: ${consul}"
+  command -v curl >/dev/null 2>&1 || die "curl is needed to create Consul tokens"
   [ -n "${CONSUL_HTTP_ADDR:-}" ] || die "CONSUL_HTTP_ADDR is not set"
   [ -n "${CONSUL_HTTP_TOKEN:-}" ] || die "CONSUL_HTTP_TOKEN (the management token) is not set"
   [ "${#policies[@]}" -gt 0 ] || die "give at least one --policy NAME=ENV_VAR"
@@ -58,6 +88,8 @@ consul_acls() {
     [[ "$var" =~ ^[A-Z_][A-Z0-9_]*$ ]] || die "--policy ${spec}: ENV_VAR must be an environment variable name"
     token=${!var:-}
     [ -n "$token" ] || die "--policy ${name}: ${var} is not set"
+    valid_secret "$token" || die "--policy ${name}: ${var} must be of [A-Za-z0-9._-]"
+    [[ "$name" =~ ^[a-z0-9-]+$ ]] || die "--policy ${name}: NAME must be of [a-z0-9-]"
     [ -s "${dir}/${name}.json" ] || die "--policy ${name}: missing rules file ${dir}/${name}.json"
     names+=("$name")
     tokens+=("$token")
@@ -96,6 +128,7 @@ nomad_acls() {
       *) die "unknown argument: $1" ;;
     esac
   done
+  scrub_agent_env NOMAD_ADDR
   [ -x "$nomad" ] || die "--nomad: not an executable: ${nomad}"
   [ -n "${NOMAD_ADDR:-}" ] || die "NOMAD_ADDR is not set"
   [ -n "${SPIN_CLOUD_NOMAD_MANAGEMENT_TOKEN:-}" ] || die "SPIN_CLOUD_NOMAD_MANAGEMENT_TOKEN is not set"

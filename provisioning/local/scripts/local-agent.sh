@@ -18,6 +18,9 @@
 #         prints the tail of the agent's log.
 # stop    SIGINT (Consul and Nomad leave their cluster gracefully on interrupt), then SIGTERM, then
 #         SIGKILL, each after --grace seconds (default 15). Exits 0 when the agent is not running.
+#         The agent's descendants, recorded (pid and command line, DIR/run/NAME.children) just
+#         before it is signalled, get SIGTERM and after --grace SIGKILL once it has exited: a Nomad
+#         client leaves its raw_exec executors and tasks running when it stops.
 # status  Prints the pid and exits 0 when the agent runs, else prints "NAME not running", exits 3.
 #
 # Only a process whose command line is the one recorded at start (DIR/run/NAME.cmdline, as `ps`
@@ -41,6 +44,12 @@ esac
 source "${LIB_DIR}/local-agent-process.sh"
 # shellcheck source-path=SCRIPTDIR source=lib/local-agent-health.sh
 source "${LIB_DIR}/local-agent-health.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/local-env.sh
+source "${LIB_DIR}/local-env.sh"
+# The agents (and the raw_exec tasks they start, which inherit their environment) see nothing of
+# the user's Nomad or Consul settings.
+# shellcheck disable=SC2119 # no variable is kept: the agents get theirs from their config files
+scrub_agent_env
 
 usage() {
   cat <<EOF
@@ -134,6 +143,7 @@ fi
 readonly pid_file="${state_dir}/run/${name}.pid"
 readonly cmdline_file="${state_dir}/run/${name}.cmdline"
 readonly command_file="${state_dir}/run/${name}.command"
+readonly children_file="${state_dir}/run/${name}.children"
 readonly log_file="${state_dir}/logs/${name}.log"
 
 # ---------------------------------------------------------------------------------------------
@@ -232,7 +242,9 @@ stop() {
     echo "${name} not running (pid ${pid} is another process now; removed the stale pid file)"
     return 0
   fi
+  record_children "$pid" || echo "${name}: could not list its child processes" >&2
   terminate "$pid" "$grace" INT TERM KILL || die "${name} (pid ${pid}) did not exit after SIGKILL"
+  kill_recorded_children "$grace" || die "${name}: a process it started did not exit after SIGKILL (pids in ${children_file})"
   remove_pid_files
   echo "${name} stopped (pid ${pid})"
 }
