@@ -6,8 +6,9 @@
 #   bash apps/build.sh --if-stale  the same, only if dist/hello.wasm is missing or older than a
 #                                  source, or node_modules is incomplete (test/apps/example-app.test.ts)
 #
-# It holds apps/hello/.build.lock exclusively, so parallel runs in one work tree take turns
-# instead of clobbering each other's node_modules; the test serves the app under a shared lock.
+# Where flock(1) exists it holds apps/hello/.build.lock exclusively, so parallel runs in one work
+# tree take turns instead of clobbering each other's node_modules; the tests serve the app under a
+# shared lock.
 set -euo pipefail
 
 app_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/hello" && pwd)"
@@ -24,10 +25,14 @@ case "${1:-}" in
         ;;
 esac
 
-exec 9>"${app_dir}/.build.lock"
-if ! flock --exclusive --timeout 300 9; then
-    echo "apps/build.sh: waited 300 s for ${app_dir}/.build.lock" >&2
-    exit 1
+# flock(1) is util-linux: Linux has it, macOS does not (Homebrew's `flock` package provides it).
+# Without it the build runs unlocked, which is safe for the usual one build at a time.
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"${app_dir}/.build.lock"
+    if ! flock --exclusive --timeout 300 9; then
+        echo "apps/build.sh: waited 300 s for ${app_dir}/.build.lock" >&2
+        exit 1
+    fi
 fi
 
 if [[ "${if_stale}" == true ]]; then

@@ -62,8 +62,12 @@ interface Served {
  */
 function startServer(port: number, jcoDir: string): Served {
     const serve = [JCO, "serve", WASM, "--isolate-requests", "instance", "--host", "127.0.0.1", "--port", String(port), "--jco-dir", jcoDir];
-    const args = ["--shared", "--timeout", String(LOCK_TIMEOUT_S), BUILD_LOCK, process.execPath, ...serve];
-    const child = spawn("flock", args, { cwd: APP, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    // macOS has no flock(1) (build.sh then builds unlocked): serve without the lock there.
+    const locked = spawnSync("sh", ["-c", "command -v flock"]).status === 0;
+    const [command, args] = locked
+        ? ["flock", ["--shared", "--timeout", String(LOCK_TIMEOUT_S), BUILD_LOCK, process.execPath, ...serve]]
+        : [process.execPath, serve];
+    const child = spawn(command, args, { cwd: APP, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout!.on("data", (chunk) => (output += chunk));
     child.stderr!.on("data", (chunk) => (output += chunk));

@@ -33,9 +33,47 @@ interface ShellcheckComment {
     readonly message: string;
 }
 
+const announced = new Set<string>();
+/** The context of the running test, so a missing validator can mark it skipped (`this.skip()`). */
+let runningTest: Mocha.Context | undefined;
+/** Which validator a test's own code names, so an async test is skipped before it starts. */
+const VALIDATOR_USE: readonly [RegExp, string][] = [[/shellcheck/i, "shellcheck"], [/cloudInitSchema|cloud-init/, "cloud-init"]];
+beforeEach(function () {
+    runningTest = this;
+    const source = String(this.currentTest?.fn ?? "");
+    for (const [pattern, command] of VALIDATOR_USE) {
+        if (pattern.test(source) && process.env.CI !== "true" && !installed(command)) {
+            announceMissing(command);
+            this.skip();
+        }
+    }
+});
+
+function installed(command: string): boolean {
+    return spawnSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8" }).status === 0;
+}
+
+function announceMissing(command: string): void {
+    if (announced.has(command)) return;
+    announced.add(command);
+    process.stderr.write(`  skipping the tests that need ${command}: it is not installed (${command === "cloud-init" ? "Debian/Ubuntu: apt-get install cloud-init; CI installs it" : "see README"})\n`);
+}
+afterEach(() => {
+    runningTest = undefined;
+});
+
+/**
+ * On a developer's machine a test that needs a validator which is not installed is skipped, and
+ * says so once; under CI (`CI=true`, set by .ci/run's environment) it fails: CI must never skip them.
+ */
 function run(command: string, args: readonly string[]) {
     const result = spawnSync(command, args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
     if (result.error) {
+        if ((result.error as NodeJS.ErrnoException).code === "ENOENT" && process.env.CI !== "true") {
+            announceMissing(command);
+            runningTest?.skip();
+            throw new Error(`${command} is not installed (needed outside a test, so this cannot be skipped)`);
+        }
         throw new Error(`cannot run ${command}: ${result.error.message}`);
     }
     return result;

@@ -51,3 +51,18 @@ describe("the test command, wherever it is written", () => {
         }
     });
 });
+
+describe("validators on a developer's machine and in CI", () => {
+    it(".ci/run fails without shellcheck or cloud-init and runs the tests with CI=true (no skip there)", () => {
+        const ci = fs.readFileSync(path.join(ROOT, ".ci", "run"), "utf8");
+        assert.match(ci, /for tool in shellcheck cloud-init jq openssl; do\n\s+command -v "\$tool" >\/dev\/null 2>&1 \|\| \{ echo "[^"]*" >&2; exit 1; \}/);
+        assert.ok(ci.indexOf("export CI=true") < ci.indexOf("npm test"));
+        assert.ok(ci.indexOf("npm test") < ci.indexOf("npm run test:real"));
+    });
+
+    it("README's first command installs no cloud-init and runs apt-get update before apt-get install", () => {
+        const first = fs.readFileSync(path.join(ROOT, "README.md"), "utf8").split("```sh\n")[1].split("\n")[0];
+        assert.ok(!first.includes("cloud-init"), first);
+        assert.ok(first.indexOf("apt-get update") >= 0 && first.indexOf("apt-get update") < first.indexOf("apt-get install"), first);
+    });
+});
