@@ -52,11 +52,32 @@ export function consulConfigProblems(config: Props, role: AgentRole | undefined)
     if (!flag(tls.verifyServerHostname)) {
         problems.push("tls.internal_rpc.verify_server_hostname is not true");
     }
+    // Gossip encryption is only worth its key when both directions are verified (Consul's
+    // encrypt_verify_incoming / encrypt_verify_outgoing default to true; false turns it off).
+    for (const key of ["encrypt_verify_incoming", "encrypt_verify_outgoing"]) {
+        if (config[key] === false || config[key] === "false") {
+            problems.push(`${key} is false, so gossip from agents without the key is accepted`);
+        }
+    }
     const isServer = role === "server" || config.server === true;
     if (isServer && !flag(tls.verifyIncoming)) {
         problems.push("a server does not verify incoming internal RPC certificates (tls verify_incoming)");
     }
     return problems;
+}
+
+/**
+ * True when a Nomad agent config enables the `raw_exec` driver: the plugin block
+ * (`plugin.raw_exec.config.enabled`, in JSON as objects or as HCL-JSON lists of blocks) or the
+ * deprecated client options `driver.raw_exec.enable`.
+ */
+export function enablesRawExec(config: Props): boolean {
+    const blocks = (value: unknown): Props[] => (Array.isArray(value) ? value : [value]).map(asRecord).filter((v): v is Props => v !== undefined);
+    const plugins = blocks(config.plugin).flatMap((p) => blocks(p.raw_exec));
+    const enabled = plugins.flatMap((p) => blocks(p.config)).some((c) => c.enabled === true || c.enabled === "true");
+    const options = asRecord(asRecord(config.client)?.options) ?? {};
+    const legacy = ["1", "true", true].includes(options["driver.raw_exec.enable"] as string);
+    return enabled || legacy;
 }
 
 export function nomadConfigProblems(config: Props): string[] {

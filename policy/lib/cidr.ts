@@ -86,3 +86,27 @@ export function classifyCidr(text: string): CidrClass {
         n.family === cidr.family && cidr.prefix >= n.prefix && startsWith(cidr.bytes, n.bytes, n.prefix));
     return inside ? "private" : "public";
 }
+
+function toBigInt(bytes: number[]): bigint {
+    return bytes.reduce((acc, b) => (acc << 8n) | BigInt(b), 0n);
+}
+
+/** Distinct addresses covered by `cidrs` of one family (overlaps counted once). */
+export function addressCount(cidrs: readonly string[]): bigint {
+    const ranges = cidrs.map(parseCidr).filter((c): c is ParsedCidr => c !== undefined).map((c) => {
+        const bits = BigInt(c.bytes.length * 8);
+        const size = 1n << (bits - BigInt(c.prefix));
+        const start = (toBigInt(c.bytes) / size) * size;
+        return [start, start + size] as const;
+    }).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    let total = 0n;
+    let end = -1n;
+    for (const [from, to] of ranges) {
+        const start = from > end ? from : end;
+        if (to > start) {
+            total += to - start;
+            end = to;
+        }
+    }
+    return total;
+}

@@ -6,6 +6,7 @@
 import * as zlib from "zlib";
 import * as YAML from "yaml";
 import { asArray, asRecord, asString, Props } from "./props";
+import { userDataParts } from "./user-data-parts";
 
 export const INSTANCE_TYPE = "aws:ec2/instance:Instance";
 export const LAUNCH_TEMPLATE_TYPE = "aws:ec2/launchTemplate:LaunchTemplate";
@@ -106,4 +107,27 @@ export function parseCloudConfig(text: string): Decoded<CloudConfig> {
 /** Content of the file written to `path`; the last entry wins, as on disk. */
 export function fileAt(config: CloudConfig, path: string): string | undefined {
     return [...config.files].reverse().find((f) => f.path === path)?.content;
+}
+
+/**
+ * Every `#cloud-config` part of user data in any format cloud-init reads (user-data-parts.ts),
+ * merged: files of later parts win, as on disk. `ok: false` when no part is a cloud-config.
+ */
+export function cloudConfigOfUserData(text: string): Decoded<CloudConfig> {
+    let parts;
+    try {
+        parts = userDataParts(text).filter((p) => p.type === "text/cloud-config");
+    } catch (e) {
+        return { ok: false, reason: `does not decode as cloud-init user data: ${(e as Error).message}` };
+    }
+    if (parts.length === 0) {
+        return { ok: false, reason: "is not a #cloud-config document (nor a MIME multipart or archive holding one)" };
+    }
+    const parsed = parts.map((p) => parseCloudConfig(p.content.trimStart()));
+    const failed = parsed.find((p) => !p.ok);
+    if (failed && !failed.ok) {
+        return failed;
+    }
+    const configs = parsed.filter((p): p is { ok: true; value: CloudConfig } => p.ok).map((p) => p.value);
+    return { ok: true, value: { document: configs[configs.length - 1].document, files: configs.flatMap((c) => c.files) } };
 }

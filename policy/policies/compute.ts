@@ -1,21 +1,41 @@
 /** Policies on EC2 nodes, their volumes and the SSM parameters that hold cluster secrets. */
 import * as aws from "@pulumi/aws";
 import { ReportViolation, ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { asArray, asRecord, isSetString, isTrue, peek, Props } from "../lib/props";
+import { asArray, asNumber, asRecord, isSetString, isTrue, peek, Props } from "../lib/props";
 import { configSchema, tunables } from "./config";
 
+/**
+ * Problems of a `metadataOptions` block, read whole: IMDS off (`httpEndpoint: "disabled"`) is
+ * fine; on, it must need session tokens (`httpTokens: "required"`) and answer one hop only
+ * (`httpPutResponseHopLimit: 1`, set explicitly: an AMI can default it to 2, which lets a
+ * container on the node reach the instance role's credentials).
+ */
+export function metadataOptionsProblems(options: Props | undefined): string[] {
+    if (options?.httpEndpoint === "disabled") {
+        return [];
+    }
+    const problems: string[] = [];
+    if (options?.httpTokens !== "required") {
+        problems.push(`allows IMDSv1 (metadataOptions.httpTokens is ${JSON.stringify(options?.httpTokens ?? "unset")})`);
+    }
+    const hops = asNumber(options?.httpPutResponseHopLimit);
+    if (hops !== 1) {
+        problems.push(`lets IMDS answer ${hops === undefined ? "an unset number of" : hops} hop(s) ` +
+            `(metadataOptions.httpPutResponseHopLimit is ${JSON.stringify(options?.httpPutResponseHopLimit ?? "unset")}, not 1)`);
+    }
+    return problems;
+}
+
 function requireImdsV2(props: Props, what: string, report: ReportViolation): void {
-    const tokens = asRecord(props.metadataOptions)?.httpTokens;
-    if (tokens !== "required") {
-        report(`${what} allows IMDSv1 (metadataOptions.httpTokens is ${JSON.stringify(tokens ?? "unset")}). ` +
-            `Set metadataOptions: { httpTokens: "required", httpPutResponseHopLimit: 1 } so instance credentials ` +
-            `need a session token.`);
+    for (const problem of metadataOptionsProblems(asRecord(props.metadataOptions))) {
+        report(`${what} ${problem}. Set metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", ` +
+            `httpPutResponseHopLimit: 1 } so instance credentials need a session token and stay on the node.`);
     }
 }
 
 export const imdsV2Required: ResourceValidationPolicy = {
     name: "imdsv2-required",
-    description: "EC2 instances and launch templates require IMDSv2 (metadataOptions.httpTokens = \"required\").",
+    description: "EC2 instances and launch templates require IMDSv2 with a hop limit of 1 (whole metadataOptions).",
     enforcementLevel: "mandatory",
     validateResource: [
         validateResourceOfType(aws.ec2.Instance, (instance, args, report) =>

@@ -6,14 +6,18 @@
  */
 import { PolicyConfigSchema } from "@pulumi/policy";
 import { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
+import { SPIN_APP_LIMITS } from "../../provisioning/jobs/spin-app-job-input";
 
 export const DEFAULTS = {
-    /** DNS domains app routes may use; a host must equal one or be a subdomain of one. Empty: none. */
+    /**
+     * DNS domains app routes may use besides the stack's own `spin-cloud:appsDomain`; a host must
+     * equal one or be a subdomain of one. Empty and no appsDomain: apps are path-routed, not checked.
+     */
     allowedDomains: [] as string[],
     /** EC2 instance families (the part before the dot) nodes may use: Graviton and current Intel. */
     allowedInstanceFamilies: ["t4g", "m7g", "m8g", "c7g", "c8g", "r7g", "r8g", "t3", "t3a", "m7i", "c7i", "r7i"],
-    /** Largest `MemoryMB` (and `MemoryMaxMB`) a Spin app task may ask for. */
-    maxAppMemoryMb: 512,
+    /** Largest `MemoryMB` (and `MemoryMaxMB`) a Spin app task may ask for: SpinApp's own limit. */
+    maxAppMemoryMb: SPIN_APP_LIMITS.memoryMb.max as number,
     /** Fewest instances of every Spin app task group in a production stack. */
     minAppInstances: 2,
     /** Stacks that are production. */

@@ -3,13 +3,19 @@
  * through `PolicyPack`; the tests import it directly and never construct the pack.
  */
 import { EnforcementLevel, Policies } from "@pulumi/policy";
+import {
+    detailedMonitoring, efsEncrypted, elbDeletionProtection, elbLogging, kmsKeyRotation, noPublicIpOnNodes,
+} from "./aws-guard";
 import { allowedInstanceFamilies, ebsEncryptionRequired, imdsV2Required, secureStringCustomerKey } from "./compute";
+import { noRawExecOnAws } from "./drivers";
 import {
     appHostsInAllowedDomains, artifactsPinned, jobspecIsJson, productionAppMinInstances, spinAppAutoRevert, spinAppHealthCheck,
     spinAppResources,
 } from "./jobs";
 import { clusterPortsNotPublic, noPublicIngress, noSshIngress } from "./network";
+import { noSecretsInCommands, noSecretsInJobspecs, noSecretsInTags, ssmSecretsAreSecureStrings } from "./secrets";
 import { publicIngressOnlyOnLoadBalancer, serverQuorum } from "./stack";
+import { albHttpToHttpsRedirection, publicRangesInAggregate } from "./stack-aws";
 import { requiredTags } from "./tags";
 import { traefikDashboardNotPublic } from "./traefik";
 import { agentAclTlsEnabled, noSecretsInUserData } from "./user-data";
@@ -26,11 +32,20 @@ export const POLICIES: Policies = [
     secureStringCustomerKey,
     agentAclTlsEnabled,
     noSecretsInUserData,
+    noPublicIpOnNodes,
+    kmsKeyRotation,
+    efsEncrypted,
+    ssmSecretsAreSecureStrings,
+    noSecretsInTags,
+    noSecretsInCommands,
+    noRawExecOnAws,
     // Mandatory: network.
     noPublicIngress,
     publicIngressOnlyOnLoadBalancer,
     noSshIngress,
     clusterPortsNotPublic,
+    publicRangesInAggregate,
+    albHttpToHttpsRedirection,
     serverQuorum,
     // Mandatory: Nomad jobs.
     jobspecIsJson,
@@ -39,9 +54,13 @@ export const POLICIES: Policies = [
     spinAppAutoRevert,
     appHostsInAllowedDomains,
     artifactsPinned,
+    noSecretsInJobspecs,
     // Advisory.
     allowedInstanceFamilies,
     requiredTags,
     productionAppMinInstances,
     traefikDashboardNotPublic,
+    detailedMonitoring,
+    elbLogging,
+    elbDeletionProtection,
 ];

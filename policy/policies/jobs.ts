@@ -4,7 +4,9 @@ import {
     allTasks, groupsOf, isSpinAppJob, jobName, NOMAD_JOB_TYPE, NomadJob, parseJobspec, servicesOf, updateOf,
 } from "../lib/nomad-job";
 import { stackOfUrn } from "../lib/props";
-import { allRouters, hostInDomain, hostMatchers } from "../lib/traefik";
+import { stackConfigFromEnv } from "../lib/stack";
+import { allRouters, hostInDomain } from "../lib/traefik";
+import { RuleBranch, ruleBranches } from "../lib/traefik-rule";
 import { configSchema, tunables } from "./config";
 
 type JobCheck = (job: NomadJob, label: string, args: ResourceValidationArgs, report: ReportViolation) => void;
@@ -101,24 +103,63 @@ export const spinAppAutoRevert: ResourceValidationPolicy = {
     }, true),
 };
 
+/** The stack setting that gives the cloud its apps domain (validated by components/settings/config.ts). */
+const APPS_DOMAIN_KEY = "spin-cloud:appsDomain";
+
+/**
+ * Domains app hosts may use: the policy config's `allowedDomains` plus the stack's own
+ * `spin-cloud:appsDomain` (stack config reaches the pack as PULUMI_CONFIG). Empty when neither
+ * is set: then the platform routes apps by path on the load balancer's name and the policy does
+ * not apply.
+ */
+export function allowedDomainsOf(configured: readonly string[], stackConfig: Record<string, string>): string[] {
+    const own = (stackConfig[APPS_DOMAIN_KEY] ?? "").trim();
+    return [...new Set([...configured, ...(own ? [own] : [])].map((d) => d.trim().toLowerCase()).filter((d) => d !== ""))];
+}
+
+/** Why one `||` branch of a rule is not inside the domains, or undefined when it is. */
+function branchProblem(branch: RuleBranch, domains: readonly string[]): string | undefined {
+    if (branch.hostCalls.length === 0) {
+        return "matches any host (no Host matcher on that side of ||)";
+    }
+    const pinned = branch.hostCalls.some((call) => call.every((m) => m.kind === "host" && domains.some((d) => hostInDomain(m.host, d))));
+    if (pinned) {
+        return undefined;
+    }
+    const matchers = branch.hostCalls.flat();
+    const unverifiable = matchers.filter((m) => m.kind === "unverifiable").map((m) => (m as { text: string }).text);
+    const outside = matchers.filter((m) => m.kind === "host").map((m) => (m as { host: string }).host);
+    return [
+        ...(unverifiable.length > 0 ? [`matches ${unverifiable.join(", ")}, which cannot be checked against allowedDomains`] : []),
+        ...(outside.length > 0 ? [`serves host ${outside.join(", ")}, outside allowedDomains`] : []),
+    ].join(" and ");
+}
+
 export const appHostsInAllowedDomains: ResourceValidationPolicy = {
     name: "app-hosts-in-allowed-domains",
-    description: "Traefik router rules of every job only match hosts inside allowedDomains.",
+    description: "Every || branch of every Traefik router rule pins a host inside allowedDomains or the stack's appsDomain.",
     enforcementLevel: "mandatory",
     configSchema: configSchema("allowedDomains"),
     validateResource: validateJob((job, label, args, report) => {
-        const { allowedDomains } = tunables(args.getConfig, "allowedDomains");
+        const domains = allowedDomainsOf(tunables(args.getConfig, "allowedDomains").allowedDomains, stackConfigFromEnv());
+        if (domains.length === 0) {
+            return args.notApplicable(`no domain (allowedDomains and ${APPS_DOMAIN_KEY} unset): apps are routed by path`);
+        }
         for (const router of allRouters(job).filter((r) => r.rule !== undefined)) {
-            for (const matcher of hostMatchers(router.rule!)) {
-                if (matcher.kind === "unverifiable") {
-                    report(`${label} router '${router.name}' matches ${matcher.text}, which cannot be checked against ` +
-                        `allowedDomains. Use Host(\`app.<allowed domain>\`).`);
-                } else if (!allowedDomains.some((d) => hostInDomain(matcher.host, d))) {
-                    report(`${label} router '${router.name}' serves host ${matcher.host}, outside allowedDomains ` +
-                        `(${allowedDomains.join(", ") || "none configured"}). Use a host under an allowed domain, or add ` +
-                        `the domain to allowedDomains in the policy config.`);
-                }
+            const branches = ruleBranches(router.rule!);
+            if (!branches) {
+                report(`${label} router '${router.name}' has a rule that does not parse (${router.rule}), so its hosts cannot be ` +
+                    `checked. Write it as Host(\`app.<allowed domain>\`) combined with && / ||.`);
+                continue;
             }
+            branches.forEach((branch, i) => {
+                const problem = branchProblem(branch, domains);
+                if (problem) {
+                    const which = branches.length > 1 ? `branch ${i + 1} of ${branches.length} of its rule` : "its rule";
+                    report(`${label} router '${router.name}': ${which} ${problem} (${domains.join(", ")}). Every || branch ` +
+                        `must pin Host(\`app.<allowed domain>\`); add the domain to allowedDomains if it is yours.`);
+                }
+            });
         }
     }),
 };

@@ -1,6 +1,6 @@
 /** Security-group ingress policies: what may come in from where. */
 import { ReportViolation, ResourceValidation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
-import { classifyCidr } from "../lib/cidr";
+import { classifyCidr, parseCidr } from "../lib/cidr";
 import { describeRule, INGRESS_TYPES, IngressRule, ingressRulesOf, reachesTcpPort } from "../lib/ingress";
 import { formatRange, overlaps, PROTECTED_PORTS, PUBLIC_WEB_PORTS, SSH_PORT } from "../lib/ports";
 import { stackConfigFromEnv, stackListSetting } from "../lib/stack";
@@ -19,8 +19,23 @@ function validateIngress(check: (rules: IngressRule[], args: ResourceValidationA
     };
 }
 
-function sourceClass(rule: IngressRule) {
-    return rule.source.kind === "cidr" ? classifyCidr(rule.source.cidr) : "other";
+/**
+ * The widest public IPv4 network that is not "the internet": the program refuses operator
+ * networks wider than a /8 (components/settings/config.ts WIDEST_OPERATOR_PREFIX), so the pack
+ * treats a wider public range (0.0.0.0/1, 0.0.0.0/4) as the internet. IPv6: wider than a /32.
+ */
+export const LARGEST_PUBLIC_PREFIX = 8;
+const LARGEST_PUBLIC_PREFIX_V6 = 32;
+
+/** `internet` for a /0 and for public ranges wider than LARGEST_PUBLIC_PREFIX; else the CIDR's class. */
+export function sourceClass(rule: IngressRule) {
+    if (rule.source.kind !== "cidr") {
+        return "other";
+    }
+    const cls = classifyCidr(rule.source.cidr);
+    const parsed = parseCidr(rule.source.cidr);
+    const widest = parsed?.family === 6 ? LARGEST_PUBLIC_PREFIX_V6 : LARGEST_PUBLIC_PREFIX;
+    return cls === "public" && parsed !== undefined && parsed.prefix < widest ? "internet" : cls;
 }
 
 /** True when the rule opens exactly one public web port (80 or 443) over TCP. */
@@ -31,12 +46,12 @@ export function isPublicWebPortOnly(rule: IngressRule): boolean {
 
 export const noPublicIngress: ResourceValidationPolicy = {
     name: "no-public-ingress",
-    description: "Ingress from 0.0.0.0/0 or ::/0 is allowed on TCP 80 or 443 only, one port per rule.",
+    description: "Ingress from 0.0.0.0/0, ::/0 or a public range wider than a /8 (IPv6: /32) is allowed on TCP 80 or 443 only, one port per rule.",
     enforcementLevel: "mandatory",
     validateResource: validateIngress((rules, args, report) => {
         for (const rule of rules.filter((r) => sourceClass(r) === "internet" && !isPublicWebPortOnly(r))) {
             const range = rule.ports ? formatRange(rule.ports) : "(no ports)";
-            report(`${args.type} '${args.name}' admits ${describeRule(rule, range)} from the whole internet. ` +
+            report(`${args.type} '${args.name}' admits ${describeRule(rule, range)} from the whole internet (or a public range wider than a /${LARGEST_PUBLIC_PREFIX}). ` +
                 `Only a load balancer's security group may be public, on tcp 80/443 one port per rule; ` +
                 `reach anything else through the load balancer or SSM Session Manager.`);
         }

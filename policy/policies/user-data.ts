@@ -5,7 +5,8 @@ import { AgentRole, consulConfigProblems, nomadConfigProblems, parseAgentJson } 
 import { asArray, asRecord, Props, tagsOf } from "../lib/props";
 import { describeFindings, scanJson, scanText, SecretFinding } from "../lib/secret-material";
 import { ROLE_TAG } from "../lib/stack";
-import { CloudConfig, fileAt, INSTANCE_TYPE, LAUNCH_TEMPLATE_TYPE, parseCloudConfig, userDataText } from "../lib/user-data";
+import { CloudConfig, cloudConfigOfUserData, fileAt, INSTANCE_TYPE, LAUNCH_TEMPLATE_TYPE, parseCloudConfig, userDataText } from "../lib/user-data";
+import { userDataParts } from "../lib/user-data-parts";
 
 const NODE_ROLES: readonly string[] = ["server", "client"];
 
@@ -68,7 +69,7 @@ export const agentAclTlsEnabled: ResourceValidationPolicy = {
             }
             return;
         }
-        const parsed = parseCloudConfig(text.value);
+        const parsed = cloudConfigOfUserData(text.value);
         if (!parsed.ok) {
             if (role) {
                 report(`${what} is a Nomad ${role} but its user data ${parsed.reason}, so its agent configs cannot be ` +
@@ -83,21 +84,37 @@ export const agentAclTlsEnabled: ResourceValidationPolicy = {
     }),
 };
 
-/** Secret material anywhere in the user data text or in the decoded files it writes. */
+/**
+ * Secret material anywhere in user data: every part of every format cloud-init reads
+ * (user-data-parts.ts), the parsed cloud-config documents (keys name what a bare value is), and
+ * the decoded files they write.
+ */
 export function userDataSecrets(text: string): SecretFinding[] {
-    const findings = scanText(text, "user data");
-    const parsed = parseCloudConfig(text);
-    if (parsed.ok) {
-        for (const file of parsed.value.files) {
-            const where = `write_files ${file.path}`;
-            findings.push(...scanText(file.content, where));
-            const json = parseAgentJson(file.content);
-            if (json) {
-                findings.push(...scanJson(json, where));
+    let parts;
+    try {
+        parts = userDataParts(text);
+    } catch {
+        return scanText(text, "user data");
+    }
+    return parts.flatMap((part) => {
+        const findings = scanText(part.content, part.where);
+        if (part.type !== "text/cloud-config") {
+            return findings;
+        }
+        const parsed = parseCloudConfig(part.content.trimStart());
+        if (parsed.ok) {
+            findings.push(...scanJson({ ...parsed.value.document, write_files: undefined }, part.where));
+            for (const file of parsed.value.files) {
+                const where = `write_files ${file.path}`;
+                findings.push(...scanText(file.content, where));
+                const json = parseAgentJson(file.content);
+                if (json) {
+                    findings.push(...scanJson(json, where));
+                }
             }
         }
-    }
-    return findings;
+        return findings;
+    });
 }
 
 export const noSecretsInUserData: ResourceValidationPolicy = {

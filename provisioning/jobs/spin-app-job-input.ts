@@ -34,7 +34,7 @@ export interface SpinAppJobInput {
     readonly architecture: Architecture;
     /** Group count, within SPIN_APP_LIMITS.instances. */
     readonly instances: number;
-    /** Within SPIN_APP_LIMITS. The policy pack's `maxAppMemoryMb` (default 512) may be lower. */
+    /** Within SPIN_APP_LIMITS. The policy pack's `maxAppMemoryMb` defaults to the same maximum and may be set lower. */
     readonly resources: { readonly cpuMhz: number; readonly memoryMb: number };
     /** Environment of the `spin` process (e.g. RUST_LOG), not of the Wasm components. Values are Nomad-interpolated. */
     readonly env?: Readonly<Record<string, string>>;

@@ -8,6 +8,7 @@ import {
     SPIN_APP_RESERVED_NAMES, SPIN_APP_SECRETS_ENV_FILE, SPIN_APP_SHUTDOWN_DELAY_SECONDS, spinAppJob, spinAppJobId,
     SpinAppJobInput, spinAppTraefikTags, spinUpArgs, spinVariableEnvName,
 } from "../../provisioning/jobs/spin-app-job";
+import { spinAppRouteRouterName } from "../../provisioning/jobs/spin-app-routing";
 import { NODE_LAYOUT } from "../../provisioning/agents/node-layout";
 import { CLIENT_NODE_CLASS, jobVariablePath } from "../../provisioning/platform";
 import { runResourcePolicies } from "../fixtures/policy/harness";
@@ -79,32 +80,41 @@ describe("spin app job", () => {
     });
 
     it("routes hosts with one Host() per name on the web entry point", () => {
+        const r = `traefik.http.routers.${spinAppRouteRouterName("hello", HOSTS.routing)}`;
         assert.deepEqual(parts(HOSTS).service.Tags, [
             "traefik.enable=true",
-            `traefik.http.routers.app-hello.rule=Host(\`hello.apps.example.com\`) || Host(\`www.hello.apps.example.com\`)`,
-            "traefik.http.routers.app-hello.entrypoints=web",
+            `${r}.rule=(Host(\`hello.apps.example.com\`) || Host(\`www.hello.apps.example.com\`)) && !PathPrefix(\`/.well-known/spin/\`)`,
+            `${r}.priority=20000`,
+            `${r}.entrypoints=web`,
         ]);
     });
 
     it("routes a path prefix (and only it, not /hello-world) and strips it through a middleware", () => {
+        const n = spinAppRouteRouterName("hello", PREFIX.routing);
         assert.deepEqual(parts(PREFIX).service.Tags, [
             "traefik.enable=true",
-            "traefik.http.routers.app-hello.rule=Path(`/hello`) || PathPrefix(`/hello/`)",
-            "traefik.http.routers.app-hello.entrypoints=web",
-            "traefik.http.routers.app-hello.middlewares=app-hello-strip",
-            "traefik.http.middlewares.app-hello-strip.stripprefix.prefixes=/hello",
+            `traefik.http.routers.${n}.rule=(Path(\`/hello\`) || PathPrefix(\`/hello/\`)) && !PathPrefix(\`/hello/.well-known/spin/\`)`,
+            `traefik.http.routers.${n}.priority=10000`,
+            `traefik.http.routers.${n}.entrypoints=web`,
+            `traefik.http.routers.${n}.middlewares=${n}-strip`,
+            `traefik.http.middlewares.${n}-strip.stripprefix.prefixes=/hello`,
         ]);
-        assert.deepEqual(spinAppTraefikTags("x", { kind: "pathPrefix", prefix: "/y" })[1], "traefik.http.routers.app-x.rule=Path(`/y`) || PathPrefix(`/y/`)");
+        const x = spinAppRouteRouterName("x", { kind: "pathPrefix", prefix: "/y" });
+        assert.deepEqual(spinAppTraefikTags("x", { kind: "pathPrefix", prefix: "/y" })[1],
+            `traefik.http.routers.${x}.rule=(Path(\`/y\`) || PathPrefix(\`/y/\`)) && !PathPrefix(\`/y/.well-known/spin/\`)`);
     });
 
     it("routes hosts and a path prefix together: the hosts' rule AND the prefix rule, the prefix stripped", () => {
-        const tags = parts({ ...HOSTS, routing: { kind: "hostsPathPrefix", hosts: [HOST, `www.${HOST}`], prefix: "/shop" } }).service.Tags;
+        const routing: SpinAppJobInput["routing"] = { kind: "hostsPathPrefix", hosts: [HOST, `www.${HOST}`], prefix: "/shop" };
+        const tags = parts({ ...HOSTS, routing }).service.Tags;
+        const n = spinAppRouteRouterName("hello", routing);
         assert.deepEqual(tags, [
             "traefik.enable=true",
-            `traefik.http.routers.app-hello.rule=(Host(\`${HOST}\`) || Host(\`www.${HOST}\`)) && (Path(\`/shop\`) || PathPrefix(\`/shop/\`))`,
-            "traefik.http.routers.app-hello.entrypoints=web",
-            "traefik.http.routers.app-hello.middlewares=app-hello-strip",
-            "traefik.http.middlewares.app-hello-strip.stripprefix.prefixes=/shop",
+            `traefik.http.routers.${n}.rule=(Host(\`${HOST}\`) || Host(\`www.${HOST}\`)) && (Path(\`/shop\`) || PathPrefix(\`/shop/\`)) && !PathPrefix(\`/shop/.well-known/spin/\`)`,
+            `traefik.http.routers.${n}.priority=30000`,
+            `traefik.http.routers.${n}.entrypoints=web`,
+            `traefik.http.routers.${n}.middlewares=${n}-strip`,
+            `traefik.http.middlewares.${n}-strip.stripprefix.prefixes=/shop`,
         ]);
     });
 
@@ -278,11 +288,13 @@ describe("spin app job", () => {
     });
 
     it("passes the spin-cloud-guard job policies with no violation, for both routing kinds", async () => {
-        for (const input of [HOSTS, PREFIX]) {
-            const run = await runResourcePolicies(POLICIES, [jobResource("hello", { Job: spinAppJob(input) })], "prod", JOB_CONFIG);
+        // A path-only app has no Host rule: with allowedDomains set it would match any host (policy/README.md).
+        for (const [input, config] of [[HOSTS, JOB_CONFIG], [PREFIX, {}]] as const) {
+            const run = await runResourcePolicies(POLICIES, [jobResource("hello", { Job: spinAppJob(input) })], "prod", config);
             assert.deepEqual(run.violations, [], input.routing.kind);
             for (const policy of ["nomad-jobspec-json", "spin-app-resources", "spin-app-health-check", "spin-app-update-auto-revert",
                 "app-hosts-in-allowed-domains", "artifacts-pinned-by-checksum", "production-app-min-instances"]) {
+                if (policy === "app-hosts-in-allowed-domains" && input === PREFIX) continue; // no domain configured: nothing to check
                 assert.ok(run.applied.has(policy), `${policy} ran on the job`);
             }
         }
@@ -291,7 +303,8 @@ describe("spin app job", () => {
     it("is seen as a Spin app by the pack: a host outside the allowed domains or a large app is reported", async () => {
         const outside = spinAppJob({ ...HOSTS, routing: { kind: "hosts", hosts: ["hello.example.org"] } });
         const big = spinAppJob({ ...HOSTS, resources: { cpuMhz: 100, memoryMb: 1024 } });
-        const run = await runResourcePolicies(POLICIES, [jobResource("a", { Job: outside }), jobResource("b", { Job: big })], "dev", JOB_CONFIG);
+        const run = await runResourcePolicies(POLICIES, [jobResource("a", { Job: outside }), jobResource("b", { Job: big })], "dev",
+            { ...JOB_CONFIG, "spin-app-resources": { maxAppMemoryMb: 512 } });
         assert.deepEqual(run.violations.map((v) => [v.policy, v.level]).sort(), [
             ["app-hosts-in-allowed-domains", "mandatory"], ["spin-app-resources", "mandatory"],
         ]);

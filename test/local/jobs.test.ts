@@ -271,7 +271,7 @@ describe("local platform jobs and the spin-cloud-guard policy pack", () => {
             jobResource("bindle", { Job: bindleJob(BINDLE_LOCAL) }),
             jobResource("hello", { Job: app }),
         ];
-        const run = await runResourcePolicies(POLICIES, resources, "local", JOB_CONFIG);
+        const run = await runResourcePolicies(POLICIES, resources, "local", JOB_CONFIG, { "spin-cloud:target": "local" });
         assert.deepEqual(run.violations, []);
         for (const policy of ["nomad-jobspec-json", "artifacts-pinned-by-checksum", "traefik-dashboard-not-public", "app-hosts-in-allowed-domains"]) {
             assert.ok(run.applied.has(policy), policy);

@@ -33,20 +33,8 @@ describe("policy pack fixtures", () => {
         });
     }
 
-    it("make every policy of the pack fire at least once", () => {
-        const covered = new Set(CASES.flatMap((c) => c.expect));
-        const names = POLICIES.map((p) => p.name);
-        assert.deepStrictEqual(names.filter((n) => !covered.has(n)), []);
-        assert.deepStrictEqual([...covered].filter((n) => !names.includes(n)), [], "cases expect unknown policies");
-    });
-
-    it("run every policy to completion on some good input, so a policy that always reports fails a case", async () => {
-        const applied = new Set<string>();
-        for (const c of CASES.filter((x) => x.expect.length === 0)) {
-            (await runCase(POLICIES, c)).applied.forEach((p) => applied.add(p));
-        }
-        assert.deepStrictEqual(POLICIES.map((p) => p.name).filter((n) => !applied.has(n)), []);
-    });
+    // Pack-wide coverage (every policy fires and passes somewhere) is checked over these and the
+    // registered fixtures together in registered.test.ts.
 
     it("build their job baselines from real Nomad job fields (closed OpenAPI Job schema)", () => {
         assertValidNomadJob(spinAppJob(), "Spin app baseline");

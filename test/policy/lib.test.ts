@@ -14,6 +14,11 @@ import { decodeBase64Text, parseCloudConfig } from "../../policy/lib/user-data";
 import { artifactChecksum, isPinnedChecksum } from "../../policy/policies/jobs";
 import { isLocalTarget } from "../../policy/policies/stack";
 import { FAKE, gzipBase64 } from "../fixtures/policy/user-data";
+import { addressCount } from "../../policy/lib/cidr";
+import { enablesRawExec } from "../../policy/lib/agent-config";
+import { ruleBranches } from "../../policy/lib/traefik-rule";
+import { userDataParts } from "../../policy/lib/user-data-parts";
+import { mimeMultipart } from "../fixtures/policy/registered";
 
 describe("policy helpers", () => {
     it("classify source CIDRs", () => {
@@ -113,5 +118,48 @@ describe("policy helpers", () => {
         assert.deepStrictEqual(stackListSetting({ k: "[\"a\",1]" }, "k"), ["a"]);
         assert.deepStrictEqual([...operatorNetworks(["10.1.0.0/16", "::/0"], { "spin-cloud:operatorCidrs": "[\"203.0.113.7/32\",\"0.0.0.0/0\"]" })],
             ["10.1.0.0/16", "203.0.113.7/32"]);
+    });
+
+    it("split user data into parts the way cloud-init does", () => {
+        const mime = mimeMultipart([
+            { type: "text/cloud-config", content: "#cloud-config\n{}\n", filename: "a.yaml" },
+            { type: "text/x-shellscript", content: "#!/bin/sh\necho hi\n", filename: "b.sh", base64: true },
+        ]);
+        assert.deepStrictEqual(userDataParts(mime).map((p) => [p.type, p.content.split("\n")[0]]),
+            [["text/cloud-config", "#cloud-config"], ["text/x-shellscript", "#!/bin/sh"]]);
+        const archive = "#cloud-config-archive\n- content: \"#!/bin/sh\\ntrue\"\n- type: text/cloud-config\n  content: \"a: 1\"\n";
+        assert.deepStrictEqual(userDataParts(archive).map((p) => p.type), ["text/x-shellscript", "text/cloud-config"]);
+        assert.deepStrictEqual(userDataParts(Buffer.from(gzipBase64("## template: jinja\n#cloud-config\n"), "base64")).map((p) => p.type), ["text/cloud-config"]);
+        assert.strictEqual(userDataParts("#include-once\nhttps://x/y\n")[0].type, "text/x-include-once-url");
+    });
+
+    it("find secrets under other names, as arguments and inside base64", () => {
+        const kinds = (text: string) => [...new Set(scanText(text, "x").map((f) => f.kind))];
+        assert.deepStrictEqual(kinds(`CONSUL_GOSSIP_KEY=${FAKE.gossipKey}`), ["gossip key"]);
+        assert.deepStrictEqual(kinds(`consul keyring -install ${FAKE.gossipKey}`), ["gossip key"]);
+        assert.deepStrictEqual(kinds(`nomad job run --token ${FAKE.token} job.json`), ["token"]);
+        assert.deepStrictEqual(kinds("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"), ["cloud credential"]);
+        assert.deepStrictEqual(kinds(`echo ${Buffer.from(`NOMAD_TOKEN=${FAKE.token}`).toString("base64")} | base64 -d`), ["token"]);
+        assert.deepStrictEqual(kinds("BINDLE_PASSWORD=${BINDLE_PASSWORD} checksum=sha256:" + "ab".repeat(32)), []);
+        assert.deepStrictEqual(scanJson({ args: ["-token", FAKE.token] }, "j").map((f) => f.kind), ["token"]);
+    });
+
+    it("read every || branch of a Traefik rule", () => {
+        const pinned = (rule: string) => ruleBranches(rule)?.map((b) => b.hostCalls.length > 0);
+        assert.deepStrictEqual(pinned("Host(`a`) || PathPrefix(`/`)"), [true, false]);
+        assert.deepStrictEqual(pinned("Host(`a`) && (Path(`/x`) || PathPrefix(`/x/`))"), [true, true]);
+        assert.deepStrictEqual(pinned("!Host(`a`) && Path(`/x`)"), [false]);
+        assert.deepStrictEqual(pinned("(Host(`a`) || Path(`/x`)) && Method(`GET`)"), [true, false]);
+        assert.strictEqual(ruleBranches("Host(`a`) ||"), undefined);
+        assert.strictEqual(ruleBranches("Host(`a`"), undefined);
+    });
+
+    it("count addresses of CIDR sets once per address, and spot raw_exec in Nomad configs", () => {
+        assert.strictEqual(addressCount(["11.0.0.0/8", "11.0.0.0/9", "12.0.0.0/8"]), 2n ** 25n);
+        assert.strictEqual(addressCount(["2001:db8::/32"]), 2n ** 96n);
+        assert.ok(enablesRawExec({ plugin: [{ raw_exec: [{ config: [{ enabled: true }] }] }] }));
+        assert.ok(enablesRawExec({ plugin: { raw_exec: { config: { enabled: true } } } }));
+        assert.ok(enablesRawExec({ client: { options: { "driver.raw_exec.enable": "1" } } }));
+        assert.ok(!enablesRawExec({ plugin: [{ exec: [{ config: [{}] }] }, { raw_exec: [{ config: [{ enabled: false }] }] }] }));
     });
 });
