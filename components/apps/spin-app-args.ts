@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SpinAppParcel, SpinAppRouting, SpinAppUpdate } from "../../provisioning/jobs/spin-app-job";
 import { AppCloud, AppPlatform } from "../platform/app-platform";
 import { SpinVariable } from "./manifest";
+import { DEFAULT_KEEP_REVISIONS, MAX_KEEP_REVISIONS } from "../bindle/push";
 
 /** An app already in the cloud's Bindle (pushed by another pipeline): run it, push nothing. */
 export interface PrebuiltBindle {
@@ -47,9 +48,34 @@ export interface SpinAppArgs {
     secretVariables?: Record<string, pulumi.Input<string>>;
     /** Rolling update; defaults: one canary, auto-promote, auto-revert. */
     update?: Partial<SpinAppUpdate>;
+    /**
+     * Revisions of a `source` app kept on Bindle: `keep` (1–50, default 5) newest bindles, the
+     * running one included, stay fetchable (rollback, `nomad job revert`); `yankExpired` yanks
+     * the ones that fall out (and all on removal). A yanked bindle can never be pushed again.
+     */
+    revisions?: { keep?: number; yankExpired?: boolean };
+    /**
+     * Rollback: run this retained revision (a bindle id from the `revisions` output) instead of
+     * the current `source`, which is still pushed. Remove the line to run `source` again.
+     */
+    revision?: string;
 }
 
-export const SPIN_APP_DEFAULTS = { instances: 2, cpuMhz: 100, memoryMb: 128 } as const;
+export const SPIN_APP_DEFAULTS = { instances: 2, cpuMhz: 100, memoryMb: 128, keepRevisions: DEFAULT_KEEP_REVISIONS } as const;
+
+/** `revisions` and `revision` checked: keep within 1–50, a pin only for a `source` app, as a bindle id. */
+export function checkRevisions(app: string, args: SpinAppArgs): { keep: number; yankExpired: boolean; pinned?: string } {
+    const keep = args.revisions?.keep ?? DEFAULT_KEEP_REVISIONS;
+    if (!Number.isInteger(keep) || keep < 1 || keep > MAX_KEEP_REVISIONS) {
+        throw new SpinAppArgumentError(app, "revisions.keep", keep, `an integer from 1 to ${MAX_KEEP_REVISIONS}`);
+    }
+    const pinned = args.revision;
+    if (pinned !== undefined) {
+        if (args.source === undefined) throw new SpinAppArgumentError(app, "revision", pinned, "only with `source`; a prebuilt `bindle` already names what runs");
+        if (!/^[A-Za-z0-9_.+-]+(\/[A-Za-z0-9_.+-]+)+$/.test(pinned)) throw new SpinAppArgumentError(app, "revision", pinned, "a bindle id <name>/<version> from the app's `revisions` output");
+    }
+    return { keep, yankExpired: args.revisions?.yankExpired ?? false, ...(pinned !== undefined ? { pinned } : {}) };
+}
 
 /** Paths Traefik or the platform answer themselves: an app must not take them. */
 export const RESERVED_PATH_PREFIXES: readonly string[] = ["/api", "/dashboard", "/ping", "/metrics"];

@@ -5,8 +5,10 @@
  *
  * - POST `/_i` (Content-Type `application/toml`): 201 all parcels present, 202 with `missing`
  *   labels; an existing invoice is 409 (ProviderError::Exists); a bad or unsigned invoice 400.
- * - POST `/_i/{name}/{version}@{sha256}`: 200 "parcel created"; 409 if it already exists; 400 for
- *   a sha not in the invoice or a digest/size mismatch.
+ * - POST `/_i/{name}/{version}@{sha256}`: 200 "parcel created"; 409 if its directory exists (even
+ *   empty, after an interrupted upload) or a write is in progress, so 409 does not mean "present":
+ *   confirm with GET `/_r/missing` (components/bindle/push.ts); 400 for a sha not in the invoice
+ *   or a digest/size mismatch; 403 when the bindle is yanked.
  * - GET `/_i/{id}` (403 if yanked, 404 if unknown), DELETE `/_i/{id}` yanks (200),
  *   GET `/_r/missing/{id}` lists missing parcel labels.
  * - Errors carry a TOML body `error = "..."`; no credentials on a write is 403, bad ones 401.
@@ -35,14 +37,14 @@ export interface BindleClientOptions {
 }
 
 /** An Error with the HTTP status (undefined for connection/TLS errors) and the server's message. */
-export type BindleError = Error & { readonly status?: number; readonly serverMessage?: string };
+export type BindleError = Error & { readonly status?: number; readonly serverMessage?: string; readonly reason?: "yanked" };
 
 /**
  * A plain Error with properties rather than a subclass: this module is serialized into the
  * dynamic provider, where class identity does not survive.
  */
-export function bindleError(message: string, status?: number, serverMessage?: string): BindleError {
-    return Object.assign(new Error(message), { name: "BindleError", status, serverMessage });
+export function bindleError(message: string, status?: number, serverMessage?: string, reason?: "yanked"): BindleError {
+    return Object.assign(new Error(message), { name: "BindleError", status, serverMessage, ...(reason ? { reason } : {}) });
 }
 
 export interface CreateInvoiceResult {
@@ -86,9 +88,20 @@ function checkId(bindleId: string): string {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const RETRYABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "ESOCKETTIMEDOUT"]);
 
+/** Bodies from this size on are sent only after the server's `100 Continue`. */
+const EXPECT_CONTINUE_BYTES = 64 * 1024;
+/** Sent anyway when the server neither continues nor answers within this time (RFC 9110 10.1.1). */
+const CONTINUE_WAIT_MS = 2_000;
+
 function requestOnce(opts: BindleClientOptions, method: string, url: URL, body: Buffer | undefined, contentType: string | undefined): Promise<{ status: number; body: Buffer }> {
     const headers: Record<string, string | number> = { Accept: TOML_MEDIA_TYPE };
     if (body) { headers["Content-Type"] = contentType ?? "application/octet-stream"; headers["Content-Length"] = body.length; }
+    // bindle-server answers a refused parcel upload (409 exists / write in progress, 403 yanked)
+    // without reading the body and closes the connection, so a large body ends in EPIPE/ECONNRESET
+    // instead of the answer. With `Expect: 100-continue` hyper sends 100 only when the handler
+    // reads the body (hyper proto/h1 `Wants::EXPECT`), so the refusal arrives before any byte is sent.
+    const expectContinue = body !== undefined && body.length >= EXPECT_CONTINUE_BYTES;
+    if (expectContinue) headers.Expect = "100-continue";
     if (opts.username !== undefined) headers.Authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password ?? ""}`).toString("base64")}`;
     const isHttps = url.protocol === "https:";
     const requestOptions: https.RequestOptions = { method, headers, timeout: opts.timeoutMs ?? 60_000, ...(isHttps && opts.caPem ? { ca: opts.caPem } : {}) };
@@ -101,7 +114,16 @@ function requestOnce(opts: BindleClientOptions, method: string, url: URL, body: 
         });
         req.on("timeout", () => req.destroy(Object.assign(new Error(`no response within ${opts.timeoutMs ?? 60_000} ms`), { code: "ESOCKETTIMEDOUT" })));
         req.on("error", reject);
-        req.end(body);
+        if (!expectContinue) { req.end(body); return; }
+        let sent = false;
+        // Declared before `send` refers to it: Pulumi's closure serializer (the BindlePush provider is
+        // serialized into the stack) fails on a variable used before its declaration ("Unexpected
+        // missing variable in closure environment", pulumi sdk/nodejs/runtime/closure/v8.ts).
+        let timer: NodeJS.Timeout | undefined = undefined;
+        const send = () => { if (!sent) { sent = true; clearTimeout(timer); req.end(body); } };
+        timer = setTimeout(send, CONTINUE_WAIT_MS);
+        req.on("continue", send);
+        req.on("response", () => { clearTimeout(timer); if (!sent) { sent = true; req.end(); } });
     });
 }
 
@@ -165,7 +187,7 @@ export function bindleClient(opts: BindleClientOptions): BindleClient {
                 // version is a content hash), so only its missing parcels remain to be uploaded.
                 try { return { status: "exists", bindleId: id, missing: await getMissingParcels(id) }; } catch (e) {
                     if ((e as BindleError).status === 403) {
-                        throw bindleError(`Bindle POST /_i: ${id} already exists and is yanked; yanked bindles cannot be re-pushed, change the app to get a new version`, 409);
+                        throw bindleError(`Bindle POST /_i: ${id} already exists and is yanked; yanked bindles cannot be re-pushed, change the app to get a new version`, 409, undefined, "yanked");
                     }
                     throw e;
                 }

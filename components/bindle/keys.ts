@@ -40,3 +40,16 @@ export function renderSecretKeyFile(keys: readonly BindleKey[]): string {
 export function renderKeyring(keys: readonly BindleKey[]): string {
     return stringify({ version: KEY_FILE_VERSION, key: keys.map((k) => ({ label: k.label, roles: k.roles, key: k.publicKey })) }) + "\n";
 }
+
+/**
+ * One htpasswd line for bindle-server: it accepts only hashes that start with `$2y$`
+ * (src/authn/http_basic.rs `ciphertext.starts_with("$2y$")`). `$2a$` (Go's x/crypto/bcrypt, so
+ * the random provider's `bcryptHash`) and `$2b$` name the same algorithm and encoding for ASCII
+ * passwords, so only the prefix changes; anything else is refused.
+ */
+export function htpasswdLine(user: string, bcryptHash: string): string {
+    if (!/^[A-Za-z0-9._-]+$/.test(user)) throw new Error(`htpasswd: user ${JSON.stringify(user)} must be [A-Za-z0-9._-]`);
+    const match = /^\$2[aby]\$(\d\d\$[./A-Za-z0-9]{53})$/.exec(bcryptHash);
+    if (!match) throw new Error("htpasswd: the hash must be bcrypt ($2a$, $2b$ or $2y$, cost, 53 characters of salt and hash)");
+    return `${user}:$2y$${match[1]}\n`;
+}

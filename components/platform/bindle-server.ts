@@ -3,7 +3,7 @@ import * as random from "@pulumi/random";
 import { BINDLE_VARIABLE_ITEMS, BindleRuntime, bindleApiUrl, bindleJob } from "../../provisioning/jobs/bindle-job";
 import { JOB_IDS } from "../../provisioning/platform";
 import { Architecture } from "../../provisioning/types";
-import { bindleKeyFromSeed, renderKeyring, renderSecretKeyFile } from "../bindle/keys";
+import { bindleKeyFromSeed, htpasswdLine, renderKeyring, renderSecretKeyFile } from "../bindle/keys";
 import { NomadAccess, jobSecrets, registerJob } from "./nomad-access";
 
 export interface BindleServerArgs {
@@ -45,9 +45,8 @@ export class BindleServer extends pulumi.ComponentResource {
             host: bindleKeyFromSeed("spin-cloud bindle host", ["host"], hostSeed),
             creator: bindleKeyFromSeed("spin-cloud pulumi", ["creator"], creatorSeed),
         }));
-        // Bindle accepts only `$2y$` bcrypt hashes (src/authn/http_basic.rs); the random provider
-        // writes Go's `$2a$`. Both name the same algorithm and encoding for ASCII passwords.
-        const htpasswd = password.bcryptHash.apply((hash) => `${BINDLE_PUSH_USER}:${hash.replace(/^\$2a\$/, "$2y$")}\n`);
+        // Bindle accepts only `$2y$` bcrypt hashes; the random provider writes Go's `$2a$` (htpasswdLine).
+        const htpasswd = password.bcryptHash.apply((hash) => htpasswdLine(BINDLE_PUSH_USER, hash));
         const secrets = jobSecrets(`${name}-secrets`, JOB_IDS.bindle, {
             [BINDLE_VARIABLE_ITEMS.htpasswd]: htpasswd,
             [BINDLE_VARIABLE_ITEMS.signingKeys]: keys.apply((k) => renderSecretKeyFile([k.host])),

@@ -51,12 +51,14 @@ describe("BindlePush dynamic provider (after closure serialization)", function (
         const [present] = [...files.keys()];
         server.parcels.set(present, files.get(present)!);
         const result = await provider.create(inputs);
-        assert.strictEqual(result.id, bindleId(invoice));
+        assert.strictEqual(result.id, invoice.bindle.name, "the resource id names the app's bindle, stable across revisions");
+        assert.strictEqual(result.outs!.bindleId, bindleId(invoice));
+        assert.deepStrictEqual(result.outs!.revisions, [bindleId(invoice)]);
         assert.deepStrictEqual(result.outs!.parcelShas, [...files.keys()].sort());
         assert.strictEqual(server.count("POST", "/v1/_i/"), files.size - 1, "the parcel already on the server is not uploaded");
         assert.deepStrictEqual([...server.parcels.keys()].sort(), [...files.keys()].sort());
         const again = await provider.create(inputs);
-        assert.strictEqual(again.id, result.id);
+        assert.strictEqual(again.outs!.bindleId, result.outs!.bindleId);
         assert.strictEqual(server.count("POST", "/v1/_i/"), files.size - 1, "409: nothing left to upload");
     });
 
@@ -76,25 +78,29 @@ describe("BindlePush dynamic provider (after closure serialization)", function (
         server.keyring = [key.publicKey];
         await rejects(provider.create(inputsFor(tmp)), 400, "No signatures found on invoice");
         const signed = await provider.create(inputsFor(tmp, { signingKey: key.keypair, signerName: "spin-cloud <ops@example.com>" }));
-        const stored = server.invoices.get(signed.id)!.invoice;
+        const stored = server.invoices.get(signed.outs!.bindleId)!.invoice;
         assert.deepStrictEqual(stored.signature.map((s: any) => [s.by, s.role, s.key]), [["spin-cloud <ops@example.com>", "creator", key.publicKey]]);
         await rejects(provider.create(inputsFor(tmp, { signingKey: generateSigningKey().keypair, signerName: "stranger" })), 400, "none of the signatures are made with a known key");
     });
 
-    it("delete yanks the bindle (idempotent); diff replaces on a new bindle id or server only", async () => {
+    it("delete yanks nothing unless yankExpired; diff never replaces, it updates on a new bindle id, server or credentials", async () => {
         const inputs = inputsFor(tmp, { username: "u", password: "p" });
         const { id, outs } = await provider.create(inputs);
+        const bid = outs!.bindleId;
         await provider.delete!(id, outs!);
-        assert.strictEqual(server.invoices.get(id)!.yanked, true);
-        await provider.delete!(id, outs!);
-        await provider.delete!("hello/0.0.9", { ...outs!, bindleId: "hello/0.0.9" });
+        assert.strictEqual(server.invoices.get(bid)!.yanked, false, "removing an app leaves its bindle (re-adding it reuses it)");
+        await provider.delete!(id, { ...outs!, yankExpired: true });
+        assert.strictEqual(server.invoices.get(bid)!.yanked, true, "with yankExpired, on purpose");
+        await provider.delete!(id, { ...outs!, yankExpired: true });
+        await provider.delete!(id, { ...outs!, yankExpired: true, revisions: ["hello/0.0.9"] });
+        await provider.delete!(id, { ...outs!, yankExpired: true, serverUrl: "http://127.0.0.1:9/v1" }); // gone: not a delete that fails for ever
 
         assert.deepStrictEqual(await provider.diff!(id, outs!, { ...inputs, appDir: "/elsewhere", parcels: inputs.parcels.map((p) => ({ ...p, absolutePath: `/elsewhere/${p.path}` })) }), { changes: false, replaces: [], deleteBeforeReplace: false });
         assert.deepStrictEqual(await provider.diff!(id, outs!, { ...inputs, password: "rotated" }), { changes: true, replaces: [], deleteBeforeReplace: false });
-        assert.deepStrictEqual((await provider.diff!(id, outs!, { ...inputs, serverUrl: "https://other:8085/v1" })).replaces, ["serverUrl"]);
+        assert.deepStrictEqual(await provider.diff!(id, outs!, { ...inputs, serverUrl: "https://other:8085/v1" }), { changes: true, replaces: [], deleteBeforeReplace: false });
         fs.appendFileSync(path.join(tmp, "assets", "icons", "logo.svg"), " ");
-        assert.deepStrictEqual((await provider.diff!(id, outs!, inputsFor(tmp, { username: "u", password: "p" }))).replaces, ["invoiceToml"]);
-        assert.strictEqual((await provider.update!(id, outs!, { ...inputs, password: "rotated" })).outs!.password, "rotated");
+        assert.deepStrictEqual(await provider.diff!(id, outs!, inputsFor(tmp, { username: "u", password: "p" })), { changes: true, replaces: [], deleteBeforeReplace: false });
+        assert.deepStrictEqual(await provider.diff!(id, outs!, { ...inputs, keepRevisions: 2 }), { changes: true, replaces: [], deleteBeforeReplace: false });
     });
 
     it("check reports invoice parcels without a local file and a bad server URL", async () => {

@@ -6,6 +6,7 @@ import { SpinApp, SpinAppArgs } from "../../components/apps/spin-app";
 import { SpinCloud } from "../../components/aws/spin-cloud";
 import { readSpinApp } from "../../components/apps/manifest";
 import { spinAppTraefikTags } from "../../provisioning/jobs/spin-app-job";
+import { spinAppRouteRouterName } from "../../provisioning/jobs/spin-app-routing";
 import { AppCloud } from "../../components/platform/app-platform";
 import { fakeCloud } from "../harness/fake-cloud";
 import { MockRun, evaluateStack, isSecretInput, lastRegistered, ofType } from "../harness/mocks";
@@ -13,7 +14,7 @@ import { assertValidNomadJob } from "../harness/nomad-job-schema";
 import { ROOT } from "../harness/stack-config";
 
 const FIXTURES = path.join(__dirname, "..", "fixtures", "apps");
-const CLOUD_ARGS = { awsRegion: "eu-west-1", operatorCidrs: ["203.0.113.0/24"] };
+const CLOUD_ARGS = { awsRegion: "eu-west-1", operatorCidrs: ["172.20.0.0/24"] };
 const PREBUILT = {
     id: "shop/1.2.3",
     parcels: [{ path: "spin.toml", sha256: "a".repeat(64) }, { path: "web.wasm", sha256: "b".repeat(64) }],
@@ -63,7 +64,8 @@ describe("SpinApp", () => {
         const [job] = ofType(r, "nomad:index/job:Job").filter((j) => j.name === "shop");
         assert.ok(!String(job.inputs.jobspec).includes("s3cret"));
         assert.ok(JSON.parse(job.inputs.jobspec as string).Job.TaskGroups[0].Services[0].Tags
-            .includes("traefik.http.routers.app-shop.rule=Host(`shop.apps.example.com`)"));
+            .includes(`traefik.http.routers.${spinAppRouteRouterName("shop", { kind: "hosts", hosts: ["shop.apps.example.com"] })}.rule=`
+                + "(Host(`shop.apps.example.com`)) && !PathPrefix(`/.well-known/spin/`)"));
         assert.ok(readSpinApp(path.join(FIXTURES, "hello")).entries.length > 0);
     });
 
@@ -82,6 +84,18 @@ describe("SpinApp", () => {
         const tagsOf = (job: string) => JSON.parse(ofType(r, "nomad:index/job:Job").find((j) => j.name === job)!.inputs.jobspec as string).Job.TaskGroups[0].Services[0].Tags;
         assert.deepStrictEqual(tagsOf("shop"), spinAppTraefikTags("shop", { kind: "hostsPathPrefix", hosts: ["shop.apps.example.com"], prefix: "/store" }));
         assert.deepStrictEqual(tagsOf("docs"), spinAppTraefikTags("docs", { kind: "pathPrefix", prefix: "/handbook" }));
+    });
+
+    it("keeps 5 revisions by default and yanks nothing; `revisions` and `revision` reach the push", async () => {
+        const r = await evaluateStack("unit", () => {
+            const cloud = fakeCloud();
+            new SpinApp("shop", { cloud, source: EXAMPLE_APP_DIR });
+            new SpinApp("blog", { cloud, source: EXAMPLE_APP_DIR, pathPrefix: "/blog", revisions: { keep: 3, yankExpired: true }, revision: "spin-cloud/x/blog/0.1.0-sha-00" });
+            return {};
+        });
+        const push = (n: string) => r.resources.find((x) => x.name === `${n}-bindle`)!.inputs;
+        assert.deepStrictEqual([push("shop").keepRevisions, push("shop").yankExpired, push("shop").pinnedBindleId], [5, false, undefined]);
+        assert.deepStrictEqual([push("blog").keepRevisions, push("blog").yankExpired, push("blog").pinnedBindleId], [3, true, "spin-cloud/x/blog/0.1.0-sha-00"]);
     });
 
     it("runs a prebuilt bindle: no push, artifacts pinned to its parcels", async () => {
@@ -121,6 +135,9 @@ describe("SpinApp", () => {
         ["a host given twice", (cloud) => new SpinApp("two", { cloud, source: EXAMPLE_APP_DIR, hosts: ["a.example.com", "a.example.com"] }), /SpinApp two: hosts\[1\] = "a.example.com" .*each host once/],
         ["both source and bindle", (cloud) => new SpinApp("two", { cloud, source: EXAMPLE_APP_DIR, bindle: PREBUILT }), /SpinApp two: source\/bindle = "both" .*exactly one/],
         ["neither source nor bindle", (cloud) => new SpinApp("two", { cloud }), /SpinApp two: source\/bindle = "neither"/],
+        ["keeping no revision", (cloud) => new SpinApp("a", { cloud, source: EXAMPLE_APP_DIR, revisions: { keep: 0 } }), /SpinApp a: revisions\.keep = 0 .*an integer from 1 to 50/],
+        ["a revision pin on a prebuilt bindle", (cloud) => new SpinApp("a", { cloud, bindle: PREBUILT, revision: "shop/1.0.0" }), /SpinApp a: revision = "shop\/1.0.0" .*only with `source`/],
+        ["a revision pin that is not a bindle id", (cloud) => new SpinApp("a", { cloud, source: EXAMPLE_APP_DIR, revision: "1.0.0" }), /SpinApp a: revision = "1.0.0" .*<name>\/<version>/],
         ["a prebuilt bindle without spin.toml", (cloud) => new SpinApp("two", { cloud, bindle: { ...PREBUILT, parcels: PREBUILT.parcels.slice(1) } }), /bindle\.parcels .*spin\.toml/],
         ["a prebuilt parcel with a bad sha256", (cloud) => new SpinApp("two", { cloud, bindle: { ...PREBUILT, parcels: [PREBUILT.parcels[0], { path: "web.wasm", sha256: "abc" }] } }), /bindle\.parcels\[1\]\.sha256 is "abc"/],
         ["a required variable left out", (cloud) => new SpinApp("a", { cloud, source: path.join(FIXTURES, "hello") }), /secretVariables\.token .*required/],

@@ -33,6 +33,13 @@ export class FakeBindle {
     /** When set, invoices need a valid signature by a key in this keyring (bindle >= 0.9). */
     keyring?: string[];
     onInvoiceCreated?: () => void;
+    /**
+     * Parcel directories without `parcel.dat` (an interrupted upload, deislabs/bindle
+     * src/provider/file/mod.rs): POST /_i counts them present, GET /_r/missing does not, uploads get 409.
+     */
+    readonly emptyDirs = new Set<string>();
+    /** Uploads of a sha answered 409 (another writer's `.part` file) this many times, then accepted. */
+    readonly inProgress = new Map<string, number>();
     url = "";
     private server?: http.Server;
 
@@ -81,7 +88,7 @@ export class FakeBindle {
             const stored = this.invoices.get(rest.slice("_r/missing/".length));
             if (!stored) return this.reply(res, 404, { error: "resource not found" });
             if (stored.yanked) return this.reply(res, 403, { error: "bindle is yanked" });
-            return this.reply(res, 200, { missing: this.missing(stored.invoice) });
+            return this.reply(res, 200, { missing: this.missing(stored.invoice, true) });
         }
         if (!rest.startsWith("_i/")) return this.reply(res, 404, { error: "not found" });
         const [id, sha, extra] = rest.slice(3).split("@");
@@ -102,8 +109,10 @@ export class FakeBindle {
         return this.reply(res, 405, { error: "method not allowed" });
     }
 
-    private missing(invoice: any): any[] {
-        return (invoice.parcel ?? []).map((p: any) => p.label).filter((l: any) => !this.parcels.has(l.sha256));
+    /** `dataOnly`: GET /_r/missing (parcel.dat must exist); else POST /_i (the directory is enough). */
+    private missing(invoice: any, dataOnly = false): any[] {
+        return (invoice.parcel ?? []).map((p: any) => p.label)
+            .filter((l: any) => !this.parcels.has(l.sha256) && (dataOnly || !this.emptyDirs.has(l.sha256)));
     }
 
     private createInvoice(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse) {
@@ -132,7 +141,10 @@ export class FakeBindle {
         if (!stored) return this.reply(res, 404, { error: "resource not found" });
         const label = (stored.invoice.parcel ?? []).map((p: any) => p.label).find((l: any) => l.sha256 === sha);
         if (!label) return this.reply(res, 400, { error: `Parcel SHA ${sha} does not exist in invoice ${id}` });
-        if (this.parcels.has(sha)) return this.reply(res, 409, { error: "resource already exists" });
+        if (stored.yanked) return this.reply(res, 403, { error: "bindle is yanked" });
+        if (this.parcels.has(sha) || this.emptyDirs.has(sha)) return this.reply(res, 409, { error: "resource already exists" });
+        const busy = this.inProgress.get(sha) ?? 0;
+        if (busy > 0) { this.inProgress.set(sha, busy - 1); return this.reply(res, 409, { error: "resource already exists" }); }
         if (sha256(body) !== sha) return this.reply(res, 400, { error: "digest does not match" });
         if (body.length !== Number(label.size)) return this.reply(res, 400, { error: "size does not match" });
         this.parcels.set(sha, body);
