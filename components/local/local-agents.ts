@@ -14,7 +14,8 @@ import {
 } from "../../provisioning/local/agent-config";
 import {
     FILE_CONTENT_ENV, agentStartCommand, agentStopCommand, consulAclCommand, consulAgentSpec, consulTokenEnv,
-    installCommand, nomadAclCommand, nomadAgentSpec, preflightCommand, removeFilesCommand, stateDirCommands, writeFileCommand,
+    installCommand, nomadAclCommand, nomadAgentSpec, nomadStopJobsCommand, preflightCommand, removeFilesCommand, stateDirCommands,
+    writeFileCommand,
 } from "../../provisioning/local/commands";
 import { LOCAL_PRODUCTS, LocalPlatform, installArgs } from "../../provisioning/local/releases";
 import { jsonFile } from "../../provisioning/json-file";
@@ -30,8 +31,14 @@ export interface LocalAgentsArgs {
 
 /** Consul and Nomad running on this machine, ACLs on; `aclReady` gates every Nomad resource. */
 export class LocalAgents extends pulumi.ComponentResource {
-    /** Nomad's ACLs are bootstrapped: the gate every Nomad resource waits for. */
+    /**
+     * Nomad's ACLs are bootstrapped: the gate every Nomad resource waits for. Its delete, the
+     * first step of a destroy once those resources are gone, stops every job and waits (bounded)
+     * until no allocation runs, before the agent stops (a no-op when the agent is down).
+     */
     readonly aclReady: pulumi.Resource;
+    /** The state directory step, whose delete removes Nomad's data (jobs, variables) after the agents stop. */
+    readonly nomadState: pulumi.Resource;
     readonly consulManagementToken: pulumi.Output<string>;
     readonly nomadManagementToken: pulumi.Output<string>;
     /** Traefik's Consul token (policy `traefik`). */
@@ -113,14 +120,18 @@ export class LocalAgents extends pulumi.ComponentResource {
             delete: agentStopCommand(nomadAgent),
             triggers: [nomadConfig],
         }, [state, ...installs, ...nomadFiles, consulAcl], { deleteBeforeReplace: true });
-        this.aclReady = run("nomad-acl", {
+        const nomadEnv = { NOMAD_ADDR: nomadAgent.address, SPIN_CLOUD_NOMAD_MANAGEMENT_TOKEN: tokens.nomadManagement };
+        const nomadAcl = run("nomad-acl", {
             create: nomadAclCommand(node.binaries.nomad),
-            environment: {
-                NOMAD_ADDR: nomadAgent.address,
-                SPIN_CLOUD_NOMAD_MANAGEMENT_TOKEN: tokens.nomadManagement,
-            },
+            environment: nomadEnv,
             triggers: [nomad.id],
         }, [nomad]);
+        // Nothing on create; not replaced with the agent (no trigger), so a restart stops no job.
+        this.aclReady = run("nomad-jobs", {
+            delete: nomadStopJobsCommand(node.binaries.nomad),
+            environment: nomadEnv,
+        }, [nomadAcl]);
+        this.nomadState = state;
 
         this.consulManagementToken = tokens.consulManagement;
         this.nomadManagementToken = tokens.nomadManagement;

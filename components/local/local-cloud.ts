@@ -59,6 +59,8 @@ export class LocalCloud extends pulumi.ComponentResource implements AppCloud {
         const nomad: NomadAccess = {
             provider: nomadProvider(`${name}-nomad`, { address: nomadAddress, secretId: agents.nomadManagementToken, region: node.nomadRegion }, parent),
             leader: agents.aclReady,
+            // Nomad's jobs and variables live in its data directory: deleted with it on destroy.
+            deletedWith: agents.nomadState,
         };
         new Traefik(`${name}-traefik`, {
             nomad,

@@ -8,6 +8,23 @@ export interface NomadAccess {
     readonly provider: Provider;
     /** Every Nomad resource waits for this: the cluster has elected a leader. */
     readonly leader: pulumi.Resource;
+    /**
+     * The local target: the step whose delete removes Nomad's data directory. A `pulumi destroy`
+     * that deletes it skips the provider's job and variable deletes (Pulumi `deletedWith`), which
+     * would fail on an agent that is down (after a reboot); the agents' own destroy steps stop the
+     * jobs and wait for their tasks instead (LocalAgents).
+     */
+    readonly deletedWith?: pulumi.Resource;
+}
+
+/** Options of every Nomad resource: its provider, after the leader gate and `dependsOn`. */
+export function nomadResourceOptions(access: NomadAccess, parent: pulumi.Resource, dependsOn: pulumi.Resource[] = []): pulumi.CustomResourceOptions {
+    return {
+        parent,
+        provider: access.provider,
+        dependsOn: [access.leader, ...dependsOn],
+        ...(access.deletedWith === undefined ? {} : { deletedWith: access.deletedWith }),
+    };
 }
 
 /**
@@ -15,13 +32,14 @@ export interface NomadAccess {
  * after the leader gate and `dependsOn`. Jobs wait for their deployment to finish (`detach:
  * false`), so a failed rollout fails `pulumi up` instead of passing silently.
  */
-export function registerJob(name: string, job: NomadJob, access: NomadAccess, parent: pulumi.Resource, dependsOn: pulumi.Resource[] = []): Job {
+export function registerJob(name: string, job: NomadJob | pulumi.Output<NomadJob>, access: NomadAccess, parent: pulumi.Resource, dependsOn: pulumi.Resource[] = []): Job {
     return new Job(name, {
-        jobspec: renderJobspec(job),
+        // An Output job: one that depends on what a resource reports (a SpinApp pinned to a revision).
+        jobspec: pulumi.Output.isInstance(job) ? job.apply(renderJobspec) : renderJobspec(job),
         json: true,
         detach: false,
         purgeOnDestroy: true,
-    }, { parent, provider: access.provider, dependsOn: [access.leader, ...dependsOn] });
+    }, nomadResourceOptions(access, parent, dependsOn));
 }
 
 /** The Nomad Variable a job's tasks read their secrets from (`nomad/jobs/<jobId>`). */
@@ -29,5 +47,5 @@ export function jobSecrets(name: string, jobId: string, items: Record<string, pu
     return new Variable(name, {
         path: jobVariablePath(jobId),
         items,
-    }, { parent, provider: access.provider, dependsOn: [access.leader] });
+    }, nomadResourceOptions(access, parent));
 }

@@ -13,13 +13,17 @@ export const LOCAL_SCRIPTS = {
     preflight: "provisioning/local/scripts/local-preflight.sh",
     install: "provisioning/local/scripts/local-install.sh",
     acl: "provisioning/local/scripts/local-acl.sh",
+    jobs: "provisioning/local/scripts/local-nomad-jobs.sh",
 } as const;
 
 /** Environment variable a file-writing command reads the file's content from. */
 export const FILE_CONTENT_ENV = "SPIN_CLOUD_FILE_CONTENT";
 
-/** How long a start waits for an agent's API, and a stop for the agent to leave. */
-export const LOCAL_AGENT_TIMEOUTS = { startSeconds: 90, stopGraceSeconds: 20 } as const;
+/**
+ * How long a start waits for an agent's API, a stop for the agent to leave, and the destroy's
+ * job stop for the allocations to end (their kill timeouts are a few seconds; no shutdown delay).
+ */
+export const LOCAL_AGENT_TIMEOUTS = { startSeconds: 90, stopGraceSeconds: 20, jobsStopSeconds: 60 } as const;
 
 /** Commands the installer and the scripts need on the machine. */
 export const LOCAL_REQUIRED_COMMANDS = ["bash", "curl", "tar", "unzip", "gpg", "ps"] as const;
@@ -64,15 +68,19 @@ export function removeFilesCommand(files: readonly string[]): string {
 }
 
 /**
- * Creates the state directory; on destroy (after every agent has stopped) removes the agents'
- * data, so a later `up` starts from scratch with its new tokens. Logs stay for reading.
+ * Creates the state directory and every data directory in it; on destroy (after every agent has
+ * stopped) removes the agents' data, so a later `up` starts from scratch with its new tokens.
+ * Logs stay for reading. The data directories are created here because Nomad's client refuses
+ * to start when a `host_volume` path is missing (Bindle's data directory: "failed to validate
+ * volume bindle-data, err: stat …: no such file or directory", client/client.go
+ * `setupNode` in hashicorp/nomad v1.6.3); Consul and Nomad would create their own.
  */
 export function stateDirCommands(stateDir: string, dataDirs: readonly string[]): { create: string; delete: string } {
     const outside = dataDirs.find((d) => !d.startsWith(`${stateDir}/`));
     if (outside !== undefined) {
         throw new Error(`data directory ${outside} is not inside the state directory ${stateDir}`);
     }
-    return { create: command(["mkdir", "-p", stateDir]), delete: command(["rm", "-rf", ...dataDirs]) };
+    return { create: command(["mkdir", "-p", stateDir, ...dataDirs]), delete: command(["rm", "-rf", ...dataDirs]) };
 }
 
 export interface LocalAgentSpec {
@@ -135,4 +143,13 @@ export function consulAclCommand(consul: string, policyDir: string, policies: re
 /** Bootstraps Nomad's ACLs with the management token from `SPIN_CLOUD_NOMAD_MANAGEMENT_TOKEN`. */
 export function nomadAclCommand(nomad: string): string {
     return command(["bash", LOCAL_SCRIPTS.acl, "nomad", "--nomad", nomad]);
+}
+
+/**
+ * On destroy, before the Nomad agent stops: stops every job and waits (bounded) until no
+ * allocation runs; a no-op when the agent is down (after a reboot). Management token from
+ * `SPIN_CLOUD_NOMAD_MANAGEMENT_TOKEN`.
+ */
+export function nomadStopJobsCommand(nomad: string): string {
+    return command(["bash", LOCAL_SCRIPTS.jobs, "stop", "--nomad", nomad, "--timeout", String(LOCAL_AGENT_TIMEOUTS.jobsStopSeconds)]);
 }

@@ -5,6 +5,8 @@
  */
 import * as assert from "assert";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { NomadAccess, nomadResourceOptions } from "../../components/platform/nomad-access";
 import { SpinApp } from "../../components/apps/spin-app";
 import { spinCloudProgram } from "../../components/program";
 import { LOCAL_CONSUL_POLICIES } from "../../components/local/local-agents";
@@ -12,7 +14,7 @@ import { localLayout } from "../../provisioning/local/node";
 import { localPorts } from "../../provisioning/loopback";
 import { renderLocalConsulAgentConfig, renderLocalNomadAgentConfig } from "../../provisioning/local/agent-config";
 import {
-    FILE_CONTENT_ENV, agentStartCommand, consulAgentSpec, consulTokenEnv, installCommand, nomadAgentSpec, preflightCommand, stateDirCommands,
+    FILE_CONTENT_ENV, agentStartCommand, consulAgentSpec, consulTokenEnv, installCommand, nomadAgentSpec, nomadStopJobsCommand, preflightCommand, stateDirCommands,
 } from "../../provisioning/local/commands";
 import { LOCAL_PRODUCTS, hostPlatform, installArgs, localBinaries } from "../../provisioning/local/releases";
 import { MockRun, evaluateStack, isSecretInput, lastRegistered, ofType, unwrapSecrets } from "../harness/mocks";
@@ -91,8 +93,23 @@ describe("local target", () => {
                 const nomad = nomadAgentSpec(binaries.nomad, layout.nomad.configDir, layout.root, ports);
                 assert.strictEqual(step(r, "nomad").inputs.create, agentStartCommand(nomad));
                 assert.match(nomad.healthUrl, /^http:\/\/127\.0\.0\.1:14646\//);
-                assert.deepStrictEqual(step(r, "state").inputs.delete, stateDirCommands(layout.root,
-                    [layout.consul.dataDir, layout.nomad.dataDir, layout.bindleData]).delete);
+                const state = stateDirCommands(layout.root, [layout.consul.dataDir, layout.nomad.dataDir, layout.bindleData]);
+                assert.deepStrictEqual(step(r, "state").inputs.delete, state.delete);
+                // Bindle's host volume must exist before Nomad's client starts.
+                assert.strictEqual(step(r, "state").inputs.create, state.create);
+                assert.match(state.create, new RegExp(`'mkdir' '-p' '${layout.root}' .*'${layout.bindleData}'`));
+            });
+
+            it("stops every job and waits for them on destroy, before Nomad stops; nothing on create", async () => {
+                const r = await run(stack);
+                const jobs = step(r, "nomad-jobs");
+                assert.strictEqual(jobs.inputs.delete, nomadStopJobsCommand(binaries.nomad));
+                assert.strictEqual(jobs.inputs.create, undefined);
+                assert.strictEqual(jobs.inputs.triggers, undefined, "not replaced with the agent: a restart stops no job");
+                assert.ok(isSecretInput(jobs.inputs.environment));
+                const env = unwrapSecrets(jobs.inputs.environment) as Record<string, string>;
+                assert.strictEqual(env.NOMAD_ADDR, `http://127.0.0.1:${ports.nomadHttp}`);
+                assert.ok(r.secretValues.includes(env.SPIN_CLOUD_NOMAD_MANAGEMENT_TOKEN));
             });
 
             it("hands every token to the ACL steps as secrets, and to Nomad's provider over loopback", async () => {
@@ -192,9 +209,25 @@ describe("local target", () => {
     }
 });
 
+describe("Nomad resources of the local target go with the state step", () => {
+    const fake = (n: string) => ({ n }) as unknown as pulumi.Resource;
+    it("passes deletedWith only when the access has one, next to provider, parent and the leader gate", () => {
+        const access = { provider: fake("provider"), leader: fake("leader") } as unknown as NomadAccess;
+        const parent = fake("parent");
+        const dep = fake("dep");
+        assert.deepStrictEqual(nomadResourceOptions(access, parent, [dep]), { parent, provider: access.provider, dependsOn: [access.leader, dep] });
+        const state = fake("state");
+        assert.strictEqual(nomadResourceOptions({ ...access, deletedWith: state }, parent).deletedWith, state);
+    });
+});
+
 describe("bad local config stops before anything is registered", () => {
     const cases: [string, Record<string, string>, RegExp][] = [
         ["local", { serverCount: "5" }, /spin-cloud:serverCount = "5" .*nothing on target 'local'/],
+        // At their defaults too: Pulumi.yaml declares no default, so a key present was set by the stack.
+        ["local", { serverCount: "3" }, /spin-cloud:serverCount = "3" .*nothing on target 'local'/],
+        ["local", { operatorCidrs: "[]" }, /spin-cloud:operatorCidrs = "\[\]" .*nothing on target 'local'/],
+        ["dev", { localPortOffset: "10000" }, /spin-cloud:localPortOffset = "10000" .*nothing on target 'aws'/],
         ["local", { localPortOffset: "80" }, /spin-cloud:localPortOffset = "80" .*integer from 1024 to 55000/],
         ["local", { localStateDir: "~/spin" }, /spin-cloud:localStateDir = "~\/spin" .*absolute path/],
         ["local", { localCacheDir: "/tmp/my cache" }, /spin-cloud:localCacheDir = "\/tmp\/my cache"/],

@@ -3,7 +3,8 @@
 # run on its own): reading a process from ps, the pid files and the command line recorded with
 # them, signalling with escalation, and launching the agent detached from the caller.
 #
-# Uses local-agent.sh's globals: name, cmd, pid_file, cmdline_file, command_file and log_file;
+# Uses local-agent.sh's globals: name, cmd, pid_file, cmdline_file, command_file, children_file and
+# log_file;
 # sets proc_stat, proc_args, recorded_pid, agent_pid and launched_pid for it.
 # shellcheck disable=SC2154
 
@@ -48,7 +49,62 @@ find_agent() {
   agent_pid=$recorded_pid
 }
 
-remove_pid_files() { rm -f "$pid_file" "$cmdline_file" "$command_file"; }
+remove_pid_files() { rm -f "$pid_file" "$cmdline_file" "$command_file" "$children_file"; }
+
+# ---------------------------------------------------------------------------------------------
+# The agent's children
+
+# descendants <pid>: every process below <pid> (children, theirs, ...) as "pid args" lines, from
+# one ps run; args exactly as read_proc reads them back.
+descendants() {
+  LC_ALL=C ps -A -ww -o pid= -o ppid= -o args= | awk -v root="$1" '
+    match($0, /^ *[0-9]+ +[0-9]+ */) {
+      split(substr($0, 1, RLENGTH), ids, " ")
+      parent[ids[1]] = ids[2]
+      args[ids[1]] = substr($0, RLENGTH + 1)
+    }
+    END {
+      found[root] = 1
+      do {
+        added = 0
+        for (p in parent) if (!(p in found) && (parent[p] in found)) { found[p] = 1; added = 1 }
+      } while (added)
+      for (p in found) if (p != root) print p, args[p]
+    }'
+}
+
+# Records the agent's descendants in children_file before it is stopped: a Nomad client leaves
+# its raw_exec executors and their tasks running when it exits (they are re-attached at its next
+# start), so these are the pids `kill_recorded_children` stops once the agent is gone.
+record_children() {
+  local tmp="${children_file}.tmp.$$"
+  descendants "$1" >"$tmp" || { rm -f "$tmp"; return 1; }
+  mv -f "$tmp" "$children_file"
+}
+
+# kill_recorded_children <seconds>: SIGTERM to every recorded process that still runs with the
+# command line recorded for it (never one that reused the pid), SIGKILL to those left after
+# <seconds>; true once none is left.
+kill_recorded_children() {
+  local seconds=$1 pid args left=() still=() start=$SECONDS
+  [[ -f "$children_file" ]] || return 0
+  while read -r pid args; do
+    [[ "$pid" =~ ^[1-9][0-9]*$ ]] || continue
+    if is_alive "$pid" && [[ "$proc_args" == "$args" ]]; then left+=("$pid"); fi
+  done <"$children_file"
+  [[ ${#left[@]} -gt 0 ]] || return 0
+  printf '%s left %s process(es) running (pids %s); stopping them\n' "$name" "${#left[@]}" "${left[*]}"
+  for pid in "${left[@]}"; do kill -s TERM "$pid" 2>/dev/null || true; done
+  while :; do
+    still=()
+    for pid in "${left[@]}"; do if is_alive "$pid"; then still+=("$pid"); fi; done
+    [[ ${#still[@]} -gt 0 && $((SECONDS - start)) -lt "$seconds" ]] || break
+    sleep 0.1
+  done
+  [[ ${#still[@]} -gt 0 ]] || return 0
+  for pid in "${still[@]}"; do kill -s KILL "$pid" 2>/dev/null || true; done
+  for pid in "${still[@]}"; do wait_gone "$pid" 5 || return 1; done
+}
 
 # Records what ps shows as the agent's command line. At launch that is the command itself; once
 # the agent answers, it is read back from ps, as an interpreter script shows as its interpreter's.
