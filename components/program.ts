@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { argsFromConfig, rejectUnknownKeys } from "./settings/config";
+import { argsFromConfig, rejectUnknownKeys, resolveSpinCloudArgs } from "./settings/config";
+import { checkAppFiles } from "./apps/app-files";
 import { allSettingKeys, checkTargetKeys, resolveLocalCloudArgs, targetOf } from "./settings/local-config";
 import { LocalCloud } from "./local/local-cloud";
 import { SpinApp } from "./apps/spin-app";
@@ -9,6 +10,13 @@ import { AppCloud } from "./platform/app-platform";
 
 /** The example app, relative to the project root (where `pulumi` runs the program). */
 export const EXAMPLE_APP_DIR = "apps/hello";
+/** What builds it (README command 1). */
+export const EXAMPLE_APP_BUILD = "bash apps/build.sh";
+
+/** Before the first resource: with `exampleApp` on, the example app must be built (its error names the setting and the command). */
+function checkExampleApp(enabled: boolean): void {
+    if (enabled) checkAppFiles("hello", EXAMPLE_APP_DIR, { setting: "exampleApp", command: EXAMPLE_APP_BUILD });
+}
 
 function exampleApps(cloud: AppCloud, enabled: boolean, instances?: number): SpinApp[] {
     return enabled ? [new SpinApp("hello", { cloud, source: EXAMPLE_APP_DIR, instances })] : [];
@@ -24,7 +32,10 @@ function awsProgram(config: pulumi.Config, declareApps: DeclareApps) {
     if (!awsRegion) {
         throw new Error("aws:region is not set: run `pulumi config set aws:region <region>` (e.g. eu-west-1)");
     }
-    const cloud = new SpinCloud("spin-cloud", { ...argsFromConfig((key) => config.get(key)), awsRegion });
+    const args = argsFromConfig((key) => config.get(key));
+    // Settings and the example app's files are checked before SpinCloud registers anything.
+    checkExampleApp(resolveSpinCloudArgs(args).exampleApp);
+    const cloud = new SpinCloud("spin-cloud", { ...args, awsRegion });
     const apps = [...exampleApps(cloud, cloud.settings.exampleApp), ...declareApps(cloud)];
     return {
         vpcId: cloud.vpcId,
@@ -44,6 +55,7 @@ function awsProgram(config: pulumi.Config, declareApps: DeclareApps) {
 
 function localProgram(config: pulumi.Config, declareApps: DeclareApps) {
     const args = resolveLocalCloudArgs((key) => config.get(key), pulumi.getStack());
+    checkExampleApp(args.exampleApp);
     const cloud = new LocalCloud("spin-cloud", args);
     // One instance: a laptop gains nothing from two copies of the same app.
     const apps = [...exampleApps(cloud, args.exampleApp, 1), ...declareApps(cloud)];

@@ -1,14 +1,15 @@
 /**
  * The one place where spin-cloud's settings, their defaults and their limits live.
  *
- * `SETTINGS` describes every key the program reads from stack config (`spin-cloud:<key>`);
- * `Pulumi.yaml` declares the same keys (a test keeps the two equal). `resolveSpinCloudArgs`
+ * `SETTINGS` describes every key the program reads from stack config (`spin-cloud:<key>`): type,
+ * default, description. `Pulumi.yaml` declares none of them (a declared default would reach the
+ * program as if the stack had set it; see the comment there). `resolveSpinCloudArgs`
  * validates user input before any resource is registered and throws a `ConfigError` naming the
  * key, the bad value and what is allowed.
  */
 import { Architecture } from "../../provisioning/types";
 import { PINNED_VERSIONS } from "../../provisioning/versions";
-import { MAX_AVAILABILITY_ZONES, parseIpv4Cidr } from "./cidr";
+import { MAX_AVAILABILITY_ZONES, cidrContains, parseIpv4Cidr } from "./cidr";
 
 export type NatGatewayMode = "single" | "perAz";
 
@@ -215,6 +216,13 @@ function validateDomain(appsDomain: string, hostedZoneId: string): void {
     }
 }
 
+/**
+ * The documentation ranges of RFC 5737 (TEST-NET-1/2/3): no operator is ever in them, so an
+ * operator network inside one is a placeholder nobody replaced. The shipped stack files carry
+ * such placeholders on purpose; `up` with them would wait out the leader gate and then fail.
+ */
+export const DOCUMENTATION_CIDRS: readonly string[] = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"];
+
 function validateOperatorCidrs(cidrs: readonly string[]): void {
     if (!Array.isArray(cidrs) || cidrs.length === 0) {
         throw new ConfigError("operatorCidrs", cidrs, "at least one IPv4 CIDR, e.g. your address as 'a.b.c.d/32': pulumi up reaches the Nomad API from there");
@@ -222,10 +230,16 @@ function validateOperatorCidrs(cidrs: readonly string[]): void {
     for (const cidr of cidrs) {
         const parsed = typeof cidr === "string" ? parseIpv4Cidr(cidr) : undefined;
         if (!parsed) {
-            throw new ConfigError("operatorCidrs", cidr, "IPv4 networks in CIDR form with zero host bits, e.g. '203.0.113.7/32'");
+            throw new ConfigError("operatorCidrs", cidr, "IPv4 networks in CIDR form with zero host bits, e.g. 'a.b.c.d/32'");
         }
         if (parsed.prefix < WIDEST_OPERATOR_PREFIX) {
             throw new ConfigError("operatorCidrs", cidr, `networks of /${WIDEST_OPERATOR_PREFIX} or narrower: operator endpoints are never open to the internet`);
+        }
+        const documentation = DOCUMENTATION_CIDRS.find((range) => cidrContains(parseIpv4Cidr(range)!, parsed));
+        if (documentation) {
+            throw new ConfigError("operatorCidrs", cidr, `your own network, not the documentation range ${documentation} (RFC 5737) ` +
+                "the shipped stack files hold as a placeholder: set yours with " +
+                "`pulumi config set --path 'spin-cloud:operatorCidrs[0]' <your-ip>/32` (and your CI runner's)");
         }
     }
 }

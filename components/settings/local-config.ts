@@ -55,16 +55,11 @@ export function targetOf(get: (key: string) => string | undefined): Target {
     return value as Target;
 }
 
-/** The declared default of a setting, as the engine hands config to the program (a string). */
-function defaultText(key: string): string {
-    const setting = (SETTINGS as Record<string, { default: unknown }>)[key] ?? (LOCAL_SETTINGS as Record<string, { default: unknown }>)[key];
-    return typeof setting.default === "string" ? setting.default : JSON.stringify(setting.default);
-}
-
 /**
- * Fails on a setting of the other target set to anything but its default (the engine hands the
- * program every Pulumi.yaml default too, so a default value says nothing about the stack).
- * `config` is the whole stack config, keys `spin-cloud:<key>`.
+ * Fails on any setting of the other target that the stack sets, whatever its value (its default
+ * included: `serverCount: "3"` on a local stack is refused). The program can tell "set" from
+ * "defaulted" because Pulumi.yaml declares no defaults (see the comment there): `config` holds
+ * only what the stack sets. `config` is the whole stack config, keys `spin-cloud:<key>`.
  */
 export function checkTargetKeys(target: Target, config: Readonly<Record<string, string>>): void {
     const localOnly = Object.keys(LOCAL_SETTINGS).filter((k) => k !== "target");
@@ -72,7 +67,7 @@ export function checkTargetKeys(target: Target, config: Readonly<Record<string, 
     const foreign = target === "local" ? awsOnly : localOnly;
     for (const key of foreign) {
         const value = config[`spin-cloud:${key}`];
-        if (value !== undefined && value !== defaultText(key)) {
+        if (value !== undefined) {
             throw new ConfigError(key, value, `nothing on target '${target}': it is a setting of target '${target === "local" ? "aws" : "local"}'; remove it from this stack`);
         }
     }

@@ -1,12 +1,14 @@
 import * as assert from "assert";
 import { cidrContains, parseIpv4Cidr, planSubnets } from "../../components/settings/cidr";
-import { LOCAL_SETTINGS } from "../../components/settings/local-config";
+import { LOCAL_SETTINGS, SHARED_SETTING_KEYS, checkTargetKeys } from "../../components/settings/local-config";
 import { ConfigError, SETTINGS, argsFromConfig, defaults, instanceTypeArchitecture, rejectUnknownKeys, resolveSpinCloudArgs } from "../../components/settings/config";
-import { projectFile } from "../harness/stack-config";
+import { projectFile, shippedStackConfig } from "../harness/stack-config";
+import { evaluateStack, lastRegistered } from "../harness/mocks";
+import { spinCloudProgram } from "../../components/program";
 import { PINNED_VERSIONS } from "../../provisioning/versions";
 
 /** The smallest valid arguments: every setting has a default except the operators' networks. */
-const BASE = { operatorCidrs: ["203.0.113.0/24"] };
+const BASE = { operatorCidrs: ["172.20.0.0/24"] };
 
 function rejects(args: Record<string, unknown>, key: string, valuePart: string, allowedPart: RegExp) {
     assert.throws(() => resolveSpinCloudArgs({ ...BASE, ...args }), (err: unknown) => {
@@ -31,6 +33,27 @@ describe("settings validation", () => {
         rejects({ operatorCidrs: ["203.0.113.7"] }, "operatorCidrs", "203.0.113.7", /CIDR form/);
         rejects({ operatorCidrs: ["203.0.113.7/24"] }, "operatorCidrs", "203.0.113.7/24", /zero host bits/);
     });
+
+    it("refuses the RFC 5737 documentation ranges, saying to set your own network", () => {
+        for (const [cidr, range] of [["192.0.2.0/24", "192.0.2.0/24"], ["198.51.100.0/24", "198.51.100.0/24"],
+            ["203.0.113.0/24", "203.0.113.0/24"], ["203.0.113.10/32", "203.0.113.0/24"], ["198.51.100.128/25", "198.51.100.0/24"]]) {
+            rejects({ operatorCidrs: ["172.20.0.0/24", cidr] }, "operatorCidrs", cidr,
+                new RegExp(`your own network, not the documentation range ${range.replace(/\./g, "\\.")} \\(RFC 5737\\).*pulumi config set --path 'spin-cloud:operatorCidrs\\[0\\]'`));
+        }
+        // Neighbours of the ranges, and a wider network that merely contains one, are real networks.
+        for (const cidr of ["192.0.3.0/24", "198.51.101.0/24", "203.0.112.0/24", "203.0.0.0/16", "192.0.0.0/8"]) {
+            assert.deepStrictEqual(resolveSpinCloudArgs({ operatorCidrs: [cidr] }).operatorCidrs, [cidr]);
+        }
+    });
+
+    for (const stack of ["dev", "prod"]) {
+        it(`stops \`pulumi preview --stack ${stack}\` as shipped, before anything is created, until the operator network is set`, async () => {
+            const shipped = shippedStackConfig(stack)["spin-cloud:operatorCidrs"];
+            await assert.rejects(evaluateStack(stack, spinCloudProgram, { preview: true, config: { operatorCidrs: shipped } }),
+                /spin-cloud:operatorCidrs = "(198\.51\.100|203\.0\.113)\.\d+\/\d+" is not allowed: your own network, not the documentation range/);
+            assert.deepStrictEqual(lastRegistered().filter((r) => r.type.startsWith("aws:")), []);
+        });
+    }
 
     it("requires a domain and its hosted zone together", () => {
         rejects({ appsDomain: "apps.example.com" }, "hostedZoneId", '""', /Route 53 zone id of apps.example.com/);
@@ -111,18 +134,40 @@ describe("settings validation", () => {
         assert.strictEqual(instanceTypeArchitecture("t3a.micro"), "x86_64");
     });
 
-    it("Pulumi.yaml declares exactly the settings, with the same types and defaults", () => {
-        const declared = projectFile().config;
-        const settings: Record<string, { type: string; default: unknown }> = { ...SETTINGS, ...LOCAL_SETTINGS };
-        assert.deepStrictEqual(Object.keys(declared).sort(), Object.keys(settings).sort());
+    it("Pulumi.yaml declares no setting: the program holds every default, so a stack's own keys stay distinguishable", () => {
+        // The engine hands a declared default to the program as if the stack had set it, and makes a
+        // declared key without one required (sdk/go/common/workspace/config.go mergeConfig).
+        assert.deepStrictEqual(Object.keys(projectFile().config ?? {}), []);
+        const settings: Record<string, { type: string; default: unknown; description: string }> = { ...SETTINGS, ...LOCAL_SETTINGS };
         for (const [key, setting] of Object.entries(settings)) {
-            assert.strictEqual(declared[key].type, setting.type, key);
-            if (setting.type === "array") {
-                assert.deepStrictEqual((declared[key] as { items?: unknown }).items, { type: "string" }, key);
-            }
-            assert.deepStrictEqual(declared[key].default, setting.default, key);
-            assert.ok(declared[key].description, `${key} has a description`);
+            assert.ok(["integer", "string", "array", "boolean"].includes(setting.type), key);
+            assert.notStrictEqual(setting.default, undefined, `${key} has a default`);
+            assert.ok(setting.description.length > 10, `${key} has a description`);
         }
+    });
+
+    it("hands the program only what the stack sets (no Pulumi.yaml default reaches it)", () => {
+        const local = shippedStackConfig("local");
+        assert.deepStrictEqual(Object.keys(local).filter((k) => k.startsWith("spin-cloud:")).sort(),
+            ["spin-cloud:exampleApp", "spin-cloud:localPortOffset", "spin-cloud:target"]);
+        assert.strictEqual(local["spin-cloud:serverCount"], undefined, "no default of an AWS key reaches the local stack");
+    });
+
+    it("refuses every setting of the other target that a stack sets, at its default value too", () => {
+        const defaultText = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
+        const awsOnly = Object.keys(SETTINGS).filter((k) => !(SHARED_SETTING_KEYS as readonly string[]).includes(k));
+        for (const key of awsOnly) {
+            const value = defaultText((SETTINGS as Record<string, { default: unknown }>)[key].default);
+            assert.throws(() => checkTargetKeys("local", { [`spin-cloud:${key}`]: value }),
+                (e: Error) => e.message.startsWith(`spin-cloud:${key} = ${JSON.stringify(value)} is not allowed: nothing on target 'local'`));
+        }
+        for (const key of ["localStateDir", "localCacheDir", "localPortOffset"]) {
+            const value = defaultText((LOCAL_SETTINGS as Record<string, { default: unknown }>)[key].default);
+            assert.throws(() => checkTargetKeys("aws", { [`spin-cloud:${key}`]: value }), new RegExp(`spin-cloud:${key} = .* nothing on target 'aws'`));
+        }
+        const shared = Object.fromEntries(SHARED_SETTING_KEYS.map((k) => [`spin-cloud:${k}`, defaultText(SETTINGS[k].default)]));
+        assert.doesNotThrow(() => checkTargetKeys("local", { ...shared, "spin-cloud:target": "local", "spin-cloud:localPortOffset": "10000" }));
+        assert.doesNotThrow(() => checkTargetKeys("aws", { ...shared, "spin-cloud:serverCount": "3", "aws:region": "eu-west-1" }));
     });
 });
 
