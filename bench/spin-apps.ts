@@ -29,9 +29,9 @@ import { SpinCloud } from "../components/aws/spin-cloud";
 import { MockRun, evaluateStack } from "../test/harness/mocks";
 import { ROOT } from "../test/harness/stack-config";
 
-/** No stack file: Pulumi.yaml defaults; the cloud gets what it needs as arguments (as in test/apps/spin-app.test.ts). */
+/** No stack file: the program's defaults; the cloud gets what it needs as arguments (as in test/apps/spin-app.test.ts). */
 const STACK = "unit";
-const CLOUD_ARGS = { awsRegion: "eu-west-1", operatorCidrs: ["203.0.113.0/24"] };
+const CLOUD_ARGS = { awsRegion: "eu-west-1", operatorCidrs: ["172.20.0.0/24"] };
 /** No build step; declares a required secret variable `token`. */
 const APP_DIR = path.join(ROOT, "test", "fixtures", "apps", "hello");
 const SIZES = process.argv.slice(2).map(Number).filter((n) => Number.isInteger(n) && n > 0);

@@ -110,6 +110,15 @@ export class Network extends pulumi.ComponentResource {
             return group;
         };
         const groups = { server: nodeGroup("server"), client: nodeGroup("client") };
+        // Allocations' dynamic ports: only Traefik, on the clients, forwards to them (the load
+        // balancers reach Traefik's static ports, never an allocation).
+        allowIn(`${name}-client-dynamic-ports`, {
+            securityGroupId: groups.client.id,
+            peer: { group: groups.client.id },
+            port: NOMAD_DYNAMIC_PORTS.from,
+            toPort: NOMAD_DYNAMIC_PORTS.to,
+            description: "Nomad dynamic ports from the clients (Traefik to app allocations)",
+        }, this);
         for (const rule of CLUSTER_RULES) {
             for (const from of rule.from) {
                 for (const protocol of rule.protocols) {
@@ -124,14 +133,6 @@ export class Network extends pulumi.ComponentResource {
                 }
             }
         }
-        // Allocations' dynamic ports: reachable from inside the VPC only (load balancers live there).
-        allowIn(`${name}-client-dynamic-ports`, {
-            securityGroupId: groups.client.id,
-            peer: { cidr: args.cidr },
-            port: NOMAD_DYNAMIC_PORTS.from,
-            toPort: NOMAD_DYNAMIC_PORTS.to,
-            description: "Nomad dynamic ports from inside the VPC",
-        }, this);
 
         this.vpcId = vpc.id;
         this.vpcCidr = args.cidr;

@@ -16,8 +16,18 @@ export interface NodeIamArgs {
  * (`ec2:DescribeInstances` cannot be scoped to resources), the node may read only its own SSM
  * paths, and may decrypt with the cluster key only through SSM.
  */
-export function nodePolicyDocument(role: NodeRole, awsRegion: string, ssmPrefix: string, partition: string, accountId: string, kmsKeyArn: string): object {
+export function nodePolicyDocument(role: NodeRole, awsRegion: string, ssmPrefix: string, partition: string, accountId: string, kmsKeyArn: string,
+    clusterName?: string): object {
     const parameterArn = (path: string) => `arn:${partition}:ssm:${awsRegion}:${accountId}:parameter${path}`;
+    // A client that never converges marks itself Unhealthy (provisioning/aws/scripts/boot-deadline.sh),
+    // only in its own cluster's groups (tagged spin-cloud:cluster).
+    const selfHealth = role === "client" && clusterName !== undefined ? [{
+        Sid: "ReplaceSelfWhenStuck",
+        Effect: "Allow",
+        Action: ["autoscaling:SetInstanceHealth"],
+        Resource: "*",
+        Condition: { StringEquals: { "autoscaling:ResourceTag/spin-cloud:cluster": clusterName } },
+    }] : [];
     return {
         Version: "2012-10-17",
         Statement: [
@@ -35,6 +45,7 @@ export function nodePolicyDocument(role: NodeRole, awsRegion: string, ssmPrefix:
                 Resource: kmsKeyArn,
                 Condition: { StringEquals: { "kms:ViaService": `ssm.${awsRegion}.amazonaws.com` } },
             },
+            ...selfHealth,
         ],
     };
 }
@@ -55,7 +66,7 @@ export function nodeInstanceProfile(name: string, args: NodeIamArgs, parent: pul
     new aws.iam.RolePolicy(`${name}-${args.role}`, {
         role: role.id,
         policy: pulumi.all([partition.partition, identity.accountId, args.kmsKeyArn]).apply(([p, account, keyArn]) =>
-            JSON.stringify(nodePolicyDocument(args.role, args.awsRegion, args.ssmPrefix, p, account, keyArn))),
+            JSON.stringify(nodePolicyDocument(args.role, args.awsRegion, args.ssmPrefix, p, account, keyArn, args.tags["spin-cloud:cluster"]))),
     }, opts);
     // Operator shell and port forwarding go through SSM Session Manager instead of SSH.
     new aws.iam.RolePolicyAttachment(`${name}-${args.role}-ssm-core`, {

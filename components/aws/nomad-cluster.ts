@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { renderUserData } from "../../provisioning/aws/cloud-init";
+import { renderUserDataGzip } from "../../provisioning/aws/cloud-init";
 import { Architecture, ClusterProvisioning, HostVolume, NfsHostVolume, NodeProvisioning, NodeRole } from "../../provisioning/types";
 import { nodeInstanceProfile } from "./node-iam";
 
@@ -59,7 +59,8 @@ export class NomadCluster extends pulumi.ComponentResource {
         const ami = aws.ssm.getParameterOutput({ name: ubuntuAmiParameter(args.architecture) }, { parent: this }).value;
 
         const serverNode: NodeProvisioning = { role: "server", architecture: args.architecture, cluster };
-        const serverUserData = renderUserData(serverNode);
+        // Gzipped cloud-config, base64 for the API (provisioning/aws/cloud-init.ts: the 12 KiB budget).
+        const serverUserData = renderUserDataGzip(serverNode).toString("base64");
         const serverProfile = profile("server");
         const servers = Array.from({ length: cluster.serverCount }, (_, i) => new aws.ec2.Instance(`${name}-server-${i}`, {
             ami,
@@ -67,7 +68,7 @@ export class NomadCluster extends pulumi.ComponentResource {
             subnetId: args.privateSubnetIds[i % args.privateSubnetIds.length],
             vpcSecurityGroupIds: [args.securityGroupIds.server],
             iamInstanceProfile: serverProfile.name,
-            userData: serverUserData,
+            userDataBase64: serverUserData,
             userDataReplaceOnChange: false,
             metadataOptions: METADATA_OPTIONS,
             monitoring: true,
@@ -106,7 +107,7 @@ export class NomadCluster extends pulumi.ComponentResource {
             instanceType: args.clientInstanceType,
             iamInstanceProfile: { arn: profile("client").arn },
             vpcSecurityGroupIds: [args.securityGroupIds.client],
-            userData: Buffer.from(renderUserData(clientNode), "utf8").toString("base64"),
+            userData: renderUserDataGzip(clientNode).toString("base64"),
             metadataOptions: METADATA_OPTIONS,
             monitoring: { enabled: true },
             blockDeviceMappings: [{

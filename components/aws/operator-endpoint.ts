@@ -22,10 +22,10 @@ export interface OperatorEndpointArgs {
 
 /** What the operator endpoint exposes; the same port outside as on the nodes. */
 export const OPERATOR_SERVICES = [
-    { id: "nomad", port: NOMAD_HTTP_PORT, role: "server", backend: "TLS", description: "Nomad API and UI" },
-    { id: "consul", port: CONSUL_HTTPS_PORT, role: "server", backend: "TLS", description: "Consul API and UI" },
-    { id: "traefik", port: TRAEFIK_PORTS.dashboard, role: "client", backend: "TCP", description: "Traefik dashboard and API" },
-    { id: "bindle", port: BINDLE_PORT, role: "client", backend: "TCP", description: "Bindle API" },
+    { id: "nomad", port: NOMAD_HTTP_PORT, role: "server", backend: "TLS", targetGroupPrefix: "nomad-", description: "Nomad API and UI" },
+    { id: "consul", port: CONSUL_HTTPS_PORT, role: "server", backend: "TLS", targetGroupPrefix: "consl-", description: "Consul API and UI" },
+    { id: "traefik", port: TRAEFIK_PORTS.dashboard, role: "client", backend: "TCP", targetGroupPrefix: "trfkd-", description: "Traefik dashboard and API" },
+    { id: "bindle", port: BINDLE_PORT, role: "client", backend: "TCP", targetGroupPrefix: "bndl-", description: "Bindle API" },
 ] as const;
 
 export type OperatorServiceId = (typeof OPERATOR_SERVICES)[number]["id"];
@@ -82,6 +82,9 @@ export class OperatorEndpoint extends pulumi.ComponentResource {
 
         for (const service of OPERATOR_SERVICES) {
             const targets = new aws.lb.TargetGroup(`${name}-${service.id}`, {
+                // Target group names are at most 32 characters and the autoname (logical name,
+                // "-", 7 random characters) would exceed that: see TARGET_GROUP_NAMING.
+                namePrefix: service.targetGroupPrefix,
                 vpcId: args.vpcId,
                 targetType: "instance",
                 protocol: service.backend,

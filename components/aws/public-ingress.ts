@@ -15,6 +15,18 @@ export interface PublicIngressArgs {
     tags: Record<string, string>;
 }
 
+/**
+ * Target group names: at most 32 characters, and pulumi-aws autonames them as the logical name,
+ * "-" and 7 random characters (provider/resources.go `"name": tfbridge.AutoName("name", 32, "-")`
+ * on aws_lb_target_group), which `spin-cloud-operator-consul` and its siblings exceed. So every
+ * target group gets a `namePrefix` (the provider allows at most 6 characters, then appends 26
+ * unique ones; the bridge fills no autoname when the conflicting `namePrefix` is set,
+ * pulumi/pulumi-aws#143). A random suffix keeps create-before-replace working and names unique
+ * per stack and account. test/aws/resource-names.test.ts checks every name against its limit.
+ */
+export const TARGET_GROUP_NAMING = { nameMax: 32, prefixMax: 6 } as const;
+export const TRAEFIK_TARGET_GROUP_PREFIX = "web-";
+
 /** TLS 1.3 with 1.2 fallback: AWS's recommended policy for ALB HTTPS listeners. */
 export const ALB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
@@ -62,6 +74,8 @@ export class PublicIngress extends pulumi.ComponentResource {
             tags,
         }, parent);
         const targets = new aws.lb.TargetGroup(`${name}-traefik`, {
+            // See TARGET_GROUP_NAMING: the autoname would be longer than 32 characters.
+            namePrefix: TRAEFIK_TARGET_GROUP_PREFIX,
             vpcId: args.vpcId,
             targetType: "instance",
             protocol: "HTTP",

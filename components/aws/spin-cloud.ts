@@ -8,7 +8,7 @@ import { ClusterSecrets } from "./cluster-secrets";
 import { ResolvedSpinCloudArgs, SpinCloudArgs, resolveSpinCloudArgs } from "../settings/config";
 import { Network } from "./network";
 import { NomadCluster } from "./nomad-cluster";
-import { CONSUL_HTTPS_PORT, NOMAD_HTTP_PORT, OperatorCommands, operatorCommands } from "./operator-access";
+import { CONSUL_HTTPS_PORT, OperatorCommands, operatorCommands } from "./operator-access";
 import { OperatorEndpoint, OperatorServiceId } from "./operator-endpoint";
 import { PublicIngress } from "./public-ingress";
 import { NomadLeader, nomadProvider } from "../nomad";
@@ -35,9 +35,9 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
     readonly cluster: ClusterProvisioning;
     readonly vpcId: pulumi.Output<string>;
     readonly serverPrivateIps: pulumi.Output<string[]>;
-    /** Nomad HTTPS API inside the VPC. */
+    /** Nomad HTTPS API on the operator endpoint (its certificate names it; verify with `caCertPem`). */
     readonly nomadAddress: pulumi.Output<string>;
-    /** Consul HTTPS API inside the VPC. */
+    /** Consul HTTPS API on the operator endpoint (its certificate names it; verify with `caCertPem`). */
     readonly consulAddress: pulumi.Output<string>;
     readonly clientAsgName: pulumi.Output<string>;
     readonly caCertPem: pulumi.Output<string>;
@@ -131,7 +131,8 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
             tags,
         }, parent);
 
-        // `pulumi up` reaches Nomad through the operator endpoint, once the servers have a leader.
+        // `pulumi up` reaches Nomad through the operator endpoint, once the servers have a leader
+        // and have bootstrapped ACLs with the management token the provider uses.
         const nomadAccess: NomadAccess = {
             provider: nomadProvider(`${name}-nomad`, {
                 address: operator.nomadAddress,
@@ -142,6 +143,7 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
             leader: new NomadLeader(`${name}-nomad-leader`, {
                 address: operator.nomadAddress,
                 caPem: secrets.caCertPem,
+                token: secrets.nomadManagementToken,
                 triggers: nomad.serverInstanceIds,
             }, { parent: this, dependsOn: [operator] }),
         };
@@ -158,11 +160,13 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
         }, parent);
         this.nomad = nomadAccess;
 
-        const firstServerIp = nomad.serverPrivateIps[0];
         this.vpcId = network.vpcId;
         this.serverPrivateIps = pulumi.all(nomad.serverPrivateIps);
-        this.nomadAddress = pulumi.interpolate`https://${firstServerIp}:${NOMAD_HTTP_PORT}`;
-        this.consulAddress = pulumi.interpolate`https://${firstServerIp}:${CONSUL_HTTPS_PORT}`;
+        // Not `https://<server IP>`: the servers' certificate names no private IP (one certificate
+        // serves every server, and it exists before their addresses do), so such a URL fails
+        // verification with the published CA. The operator endpoint's certificate names its DNS name.
+        this.nomadAddress = operator.nomadAddress;
+        this.consulAddress = pulumi.interpolate`https://${operator.dnsName}:${CONSUL_HTTPS_PORT}`;
         this.clientAsgName = nomad.clientAsgName;
         this.caCertPem = secrets.caCertPem;
         this.consulManagementToken = secrets.consulManagementToken;

@@ -8,6 +8,13 @@
  * answers the empty string, so the body is `""`; a server that cannot forward the request
  * answers with an error status instead. Both mean "not yet".
  *
+ * A leader is not enough: the servers bootstrap Nomad's ACLs after the election, in a retry
+ * loop of provisioning/aws/scripts/bootstrap.sh, and a Variable or Job created in between gets
+ * 403 (the Nomad provider does not retry). So with a `token` the gate also waits until
+ * `GET /v1/acl/token/self` with that token answers 200 with a management token (Nomad's ACL
+ * Tokens HTTP API, "Read Self Token"; before the bootstrap it answers 403 "ACL token not found").
+ * The token goes in the `X-Nomad-Token` header only, never in a URL, an argument or a message.
+ *
  * Pulumi serializes the dynamic provider's code (function serialization, which also captures
  * whatever the functions reference). So the functions the provider object calls are plain
  * function declarations of this module that reference nothing but each other, their arguments
@@ -30,6 +37,69 @@ export interface LeaderResponse {
  * `permanent: true` (the server's certificate is not trusted) ends the wait at once.
  */
 export type FetchLeader = (address: string) => Promise<LeaderResponse>;
+
+/** What one `GET /v1/acl/token/self` with the management token returned. */
+export type FetchTokenSelf = (address: string) => Promise<LeaderResponse>;
+
+/** Whether a token-self answer shows the ACL system accepts the token as a management token. */
+export function readTokenSelf(response: LeaderResponse): { ok: boolean; problem: string } {
+    const body = response.body.trim();
+    if (response.status !== 200) {
+        return { ok: false, problem: `ACLs not ready for the management token (GET /v1/acl/token/self: HTTP ${response.status}${body ? `: ${body.slice(0, 200)}` : ""})` };
+    }
+    let value: { Type?: unknown } | undefined;
+    try {
+        value = JSON.parse(body);
+    } catch {
+        return { ok: false, problem: "GET /v1/acl/token/self: unexpected body (not JSON)" };
+    }
+    if (value?.Type !== "management") {
+        return { ok: false, problem: `GET /v1/acl/token/self: the token is of type ${JSON.stringify(value?.Type)}, not "management"` };
+    }
+    return { ok: true, problem: "" };
+}
+
+/**
+ * Polls like `waitForLeader`, then (when `fetchTokenSelf` is given) until the ACL system accepts
+ * the management token, within the same `wait.attempts` requests budget. Returns the leader.
+ */
+export async function waitForNomadReady(wait: LeaderWait, fetchLeader: FetchLeader, fetchTokenSelf: FetchTokenSelf | undefined,
+    sleep: (ms: number) => Promise<void> = pause): Promise<string> {
+    if (!Number.isInteger(wait.attempts) || wait.attempts < 1) {
+        throw new Error(`NomadLeader: attempts must be a whole number >= 1, got ${wait.attempts}`);
+    }
+    let last = "no request made";
+    let leader: string | undefined;
+    for (let attempt = 1; attempt <= wait.attempts; attempt++) {
+        try {
+            if (leader === undefined) {
+                const verdict = readLeader(await fetchLeader(wait.address));
+                leader = verdict.leader;
+                last = verdict.problem;
+            }
+            if (leader !== undefined) {
+                if (fetchTokenSelf === undefined) {
+                    return leader;
+                }
+                const acl = readTokenSelf(await fetchTokenSelf(wait.address));
+                if (acl.ok) {
+                    return leader;
+                }
+                last = acl.problem;
+            }
+        } catch (err) {
+            last = err instanceof Error ? err.message : String(err);
+            if ((err as { permanent?: boolean } | null)?.permanent) {
+                throw new Error(`NomadLeader: refusing ${wait.address} after ${attempt} attempt(s): ${last}`);
+            }
+        }
+        if (attempt < wait.attempts) {
+            await sleep(wait.delayMs);
+        }
+    }
+    const what = leader === undefined ? "no Nomad leader" : `a Nomad leader (${leader}) but no bootstrapped ACL system accepting the management token`;
+    throw new Error(`NomadLeader: ${what} at ${wait.address} after ${wait.attempts} attempts ${wait.delayMs} ms apart; last error: ${last}`);
+}
 
 /** How long and how often to poll. */
 export interface LeaderWait {
@@ -72,29 +142,7 @@ function pause(ms: number): Promise<void> {
  * or at once on a permanent error (an untrusted certificate).
  */
 export async function waitForLeader(wait: LeaderWait, fetchLeader: FetchLeader, sleep: (ms: number) => Promise<void> = pause): Promise<string> {
-    if (!Number.isInteger(wait.attempts) || wait.attempts < 1) {
-        throw new Error(`NomadLeader: attempts must be a whole number >= 1, got ${wait.attempts}`);
-    }
-    let last = "no request made";
-    for (let attempt = 1; attempt <= wait.attempts; attempt++) {
-        try {
-            const verdict = readLeader(await fetchLeader(wait.address));
-            if (verdict.leader) {
-                return verdict.leader;
-            }
-            last = verdict.problem;
-        } catch (err) {
-            last = err instanceof Error ? err.message : String(err);
-            if ((err as { permanent?: boolean } | null)?.permanent) {
-                throw new Error(`NomadLeader: refusing ${wait.address} after ${attempt} attempt(s): ${last}`);
-            }
-        }
-        if (attempt < wait.attempts) {
-            await sleep(wait.delayMs);
-        }
-    }
-    throw new Error(`NomadLeader: no Nomad leader at ${wait.address} after ${wait.attempts} attempts ` +
-        `${wait.delayMs} ms apart; last error: ${last}`);
+    return waitForNomadReady(wait, fetchLeader, undefined, sleep);
 }
 
 /**
@@ -102,6 +150,16 @@ export async function waitForLeader(wait: LeaderWait, fetchLeader: FetchLeader, 
  * replaces the default CA list) and checking the certificate's name against the address.
  */
 export function httpsFetchLeader(address: string, caPem: string, timeoutMs: number): Promise<LeaderResponse> {
+    return httpsGet(address, "/v1/status/leader", caPem, timeoutMs, undefined);
+}
+
+/** One `GET <address>/v1/acl/token/self` over HTTPS with `token` in the `X-Nomad-Token` header. */
+export function httpsFetchTokenSelf(address: string, caPem: string, timeoutMs: number, token: string): Promise<LeaderResponse> {
+    return httpsGet(address, "/v1/acl/token/self", caPem, timeoutMs, token);
+}
+
+/** One HTTPS GET of `path` under `address`, as `httpsFetchLeader` describes. */
+export function httpsGet(address: string, path: string, caPem: string, timeoutMs: number, token: string | undefined): Promise<LeaderResponse> {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const https: typeof import("https") = require("https");
     const untrusted = ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT",
@@ -110,7 +168,7 @@ export function httpsFetchLeader(address: string, caPem: string, timeoutMs: numb
     return new Promise((resolve, reject) => {
         let url: URL;
         try {
-            url = new URL(`${address.replace(/\/+$/, "")}/v1/status/leader`);
+            url = new URL(`${address.replace(/\/+$/, "")}${path}`);
         } catch {
             reject(Object.assign(new Error(`invalid address '${address}'`), { permanent: true }));
             return;
@@ -119,7 +177,11 @@ export function httpsFetchLeader(address: string, caPem: string, timeoutMs: numb
             reject(Object.assign(new Error(`address must use https, got '${address}'`), { permanent: true }));
             return;
         }
-        const request = https.get(url, { ca: caPem, agent: false, timeout: timeoutMs, headers: { accept: "application/json" } }, (response) => {
+        const headers: Record<string, string> = { accept: "application/json" };
+        if (token !== undefined) {
+            headers["x-nomad-token"] = token;
+        }
+        const request = https.get(url, { ca: caPem, agent: false, timeout: timeoutMs, headers }, (response) => {
             let body = "";
             response.setEncoding("utf8");
             response.on("data", (chunk: string) => {
@@ -146,21 +208,23 @@ export function httpsFetchLeader(address: string, caPem: string, timeoutMs: numb
 const leaderProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: Record<string, any>): Promise<pulumi.dynamic.CreateResult> {
         const { __provider: _code, ...props } = inputs;
-        const leader = await waitForLeader(
+        const leader = await waitForNomadReady(
             { address: props.address, attempts: props.attempts, delayMs: props.delayMs },
             (address) => httpsFetchLeader(address, props.caPem, props.requestTimeoutMs),
+            props.token ? (address) => httpsFetchTokenSelf(address, props.caPem, props.requestTimeoutMs, props.token) : undefined,
         );
         return { id: String(props.address), outs: { ...props, leader } };
     },
     async diff(_id: string, olds: Record<string, any>, news: Record<string, any>): Promise<pulumi.dynamic.DiffResult> {
-        const keys = ["address", "caPem", "attempts", "delayMs", "requestTimeoutMs", "triggers"];
+        const keys = ["address", "caPem", "token", "attempts", "delayMs", "requestTimeoutMs", "triggers"];
         return { changes: keys.some((key) => JSON.stringify(olds[key]) !== JSON.stringify(news[key])) };
     },
     async update(_id: string, _olds: Record<string, any>, news: Record<string, any>): Promise<pulumi.dynamic.UpdateResult> {
         const { __provider: _code, ...props } = news;
-        const leader = await waitForLeader(
+        const leader = await waitForNomadReady(
             { address: props.address, attempts: props.attempts, delayMs: props.delayMs },
             (address) => httpsFetchLeader(address, props.caPem, props.requestTimeoutMs),
+            props.token ? (address) => httpsFetchTokenSelf(address, props.caPem, props.requestTimeoutMs, props.token) : undefined,
         );
         return { outs: { ...props, leader } };
     },
@@ -180,11 +244,16 @@ export interface NomadLeaderArgs {
     requestTimeoutMs?: number;
     /** Values whose change makes the next `pulumi up` wait again, e.g. the server instance IDs. */
     triggers?: pulumi.Input<pulumi.Input<string>[]>;
+    /**
+     * The Nomad management token: the gate then also waits until the ACL system accepts it.
+     * Kept a secret in the state; sent only as the `X-Nomad-Token` header.
+     */
+    token?: pulumi.Input<string>;
 }
 
 /**
- * Exists once the Nomad cluster at `address` has a leader. Make every Nomad job (and other
- * Nomad resource) `dependsOn` it. During `pulumi preview` nothing is polled.
+ * Exists once the Nomad cluster at `address` has a leader and, with `token`, bootstrapped ACLs.
+ * Make every Nomad job (and other Nomad resource) `dependsOn` it. During `pulumi preview` nothing is polled.
  */
 export class NomadLeader extends pulumi.dynamic.Resource {
     /** The leader's RPC address (`ip:port`) when the gate opened. */
@@ -210,7 +279,8 @@ export class NomadLeader extends pulumi.dynamic.Resource {
             delayMs,
             requestTimeoutMs,
             triggers: args.triggers ?? [],
+            ...(args.token === undefined ? {} : { token: pulumi.secret(args.token) }),
             leader: undefined,
-        }, opts, "nomad", "NomadLeader");
+        }, { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "token"] }, "nomad", "NomadLeader");
     }
 }

@@ -4,10 +4,15 @@
  * needs and runs install.sh then bootstrap.sh, which fetch the secrets from SSM at boot: no secret
  * is ever part of the user data.
  *
- * EC2 accepts at most 16384 bytes of raw user data. When the plain document would not fit, every
- * file is written with cloud-init's `encoding: gz+b64` (cloud-init write_files schema), which
- * keeps the outer document plain YAML that `cloud-init schema` can still validate.
- */
+ * EC2 accepts at most 16384 bytes of raw user data; spin-cloud keeps every node within a budget
+ * of 12 KiB. The plain document is well over that (the scripts alone are ~17 KB), so what EC2
+ * gets is the whole document gzipped (`renderUserDataGzip`): cloud-init uncompresses gzip user
+ * data before anything else (cloud-init docs, "User data formats": gzip compressed content;
+ * cloudinit/user_data.py `convert_string` → `util.decomp_gzip`), and gzipping the whole document
+ * at once saves the base64 overhead per-file `gz+b64` entries have. Growth path, when even that
+ * is over the budget: move the largest files (the scripts) out of the user data into SSM
+ * parameters (or an S3 object) fetched at boot with the node's role, as bootstrap.sh already does
+ * for the secrets; README "Operating notes" says the same. */
 import { readFileSync } from "fs";
 import * as path from "path";
 import { gzipSync } from "zlib";
@@ -20,19 +25,26 @@ import { renderNodeEnv, resolveSharedVolume } from "./node-env";
 import { shellQuote } from "../shell-quote";
 import { renderNomadAgentConfig } from "../agents/nomad-config";
 import { renderResolvedDropIn } from "./resolved";
-import { NOMAD_UNIT_NAME, renderUnit, systemdUnits } from "./systemd-units";
+import {
+    BOOT_DEADLINE_TIMER_NAME, BOOTSTRAP_UNIT_NAME, bootDeadlineUnits, bootstrapUnit, NOMAD_UNIT_NAME, renderUnit, systemdUnits,
+} from "./systemd-units";
 import { assertNever, NodeProvisioning } from "../types";
 
 /** EC2's limit on raw (not yet base64-encoded) user data. */
 export const USER_DATA_LIMIT_BYTES = 16384;
 
+/** What spin-cloud allows itself of that: 12 KiB of raw (decoded) user data per node. */
+export const USER_DATA_BUDGET_BYTES = 12 * 1024;
+
 const SCRIPT_SOURCE_DIR = path.join(__dirname, "scripts");
 const INSTALL_SCRIPT = readFileSync(path.join(SCRIPT_SOURCE_DIR, "install.sh"), "utf8");
 const BOOTSTRAP_SCRIPT = readFileSync(path.join(SCRIPT_SOURCE_DIR, "bootstrap.sh"), "utf8");
+const BOOT_DEADLINE_SCRIPT = readFileSync(path.join(SCRIPT_SOURCE_DIR, "boot-deadline.sh"), "utf8");
 
 /** Where the scripts live on the node. */
 export const INSTALL_SCRIPT_PATH = `${NODE_LAYOUT.scriptDir}/install.sh`;
 export const BOOTSTRAP_SCRIPT_PATH = `${NODE_LAYOUT.scriptDir}/bootstrap.sh`;
+export const BOOT_DEADLINE_SCRIPT_PATH = `${NODE_LAYOUT.scriptDir}/boot-deadline.sh`;
 
 /** Drop-in of nomad.service on clients with a shared volume (systemd.unit(5): `<unit>.d/*.conf`). */
 export const NOMAD_SHARED_VOLUME_DROP_IN = `${NODE_LAYOUT.systemdDir}/${NOMAD_UNIT_NAME}.d/shared-volume.conf`;
@@ -88,10 +100,12 @@ export function nodeFiles(node: NodeProvisioning): readonly NodeFile[] {
         { path: NODE_LAYOUT.envFile, content: renderNodeEnv(node), permissions: "0644" },
         { path: INSTALL_SCRIPT_PATH, content: INSTALL_SCRIPT, permissions: "0755" },
         { path: BOOTSTRAP_SCRIPT_PATH, content: BOOTSTRAP_SCRIPT, permissions: "0755" },
+        { path: BOOT_DEADLINE_SCRIPT_PATH, content: BOOT_DEADLINE_SCRIPT, permissions: "0755" },
         { path: NODE_LAYOUT.consul.configFile, content: renderConsulAgentConfig(node), permissions: "0644" },
         { path: NODE_LAYOUT.nomad.configFile, content: renderNomadAgentConfig(node), permissions: "0644" },
         ...roleFiles(node),
-        ...systemdUnits().map((unit) => ({ path: unit.path, content: renderUnit(unit), permissions: "0644" as const })),
+        ...[...systemdUnits(), bootstrapUnit(BOOTSTRAP_SCRIPT_PATH, NODE_LAYOUT.envFile), ...bootDeadlineUnits(BOOT_DEADLINE_SCRIPT_PATH, NODE_LAYOUT.envFile)]
+            .map((unit) => ({ path: unit.path, content: renderUnit(unit), permissions: "0644" as const })),
         { path: NODE_LAYOUT.resolvedDropIn, content: renderResolvedDropIn(), permissions: "0644" },
     ];
 }
@@ -112,10 +126,15 @@ function writeFilesEntry(file: NodeFile, compress: boolean): WriteFilesEntry {
         : { path: file.path, permissions: file.permissions, content: file.content };
 }
 
-/** install.sh then bootstrap.sh, the second only if the first succeeded. */
+/**
+ * install.sh, then (only if it succeeded) the bootstrap as a systemd unit that is retried until
+ * the node converges, and the deadline timer that has a client replaced if it never does.
+ * `--no-block`: cloud-init's runcmd must not wait for a boot that may take many retries.
+ */
 export function bootCommand(): string {
     const env = shellQuote(NODE_LAYOUT.envFile);
-    return `${shellQuote(INSTALL_SCRIPT_PATH)} ${env} && ${shellQuote(BOOTSTRAP_SCRIPT_PATH)} ${env}`;
+    return `${shellQuote(INSTALL_SCRIPT_PATH)} ${env} && systemctl daemon-reload && ` +
+        `systemctl enable --now --no-block ${BOOTSTRAP_UNIT_NAME} ${BOOT_DEADLINE_TIMER_NAME}`;
 }
 
 export function cloudConfig(node: NodeProvisioning, compress: boolean): CloudConfig {
@@ -131,16 +150,21 @@ export function serializeCloudConfig(config: CloudConfig): string {
     return `#cloud-config\n${stringify(config, { version: "1.1", lineWidth: 0 })}`;
 }
 
-/** The user data of `node`: plain when it fits EC2's limit, file contents gzipped otherwise. */
+/** The user data document of `node` (plain `#cloud-config`), as cloud-init reads it after gunzip. */
 export function renderUserData(node: NodeProvisioning): string {
-    const plain = serializeCloudConfig(cloudConfig(node, false));
-    if (Buffer.byteLength(plain, "utf8") < USER_DATA_LIMIT_BYTES) {
-        return plain;
+    return serializeCloudConfig(cloudConfig(node, false));
+}
+
+/**
+ * What EC2 gets for `node`: the document gzipped (byte-identical everywhere, see `gzipBase64`),
+ * checked against the budget. Pass it base64-encoded (`userDataBase64`, launch template `userData`).
+ */
+export function renderUserDataGzip(node: NodeProvisioning): Buffer {
+    const gz = gzipSync(Buffer.from(renderUserData(node), "utf8"), { level: 9 });
+    gz[9] = 3;
+    if (gz.length > USER_DATA_BUDGET_BYTES) {
+        throw new Error(`user data of a ${node.role} is ${gz.length} bytes gzipped, over the budget of ${USER_DATA_BUDGET_BYTES} ` +
+            `(EC2 accepts ${USER_DATA_LIMIT_BYTES}): fetch the largest files from SSM or S3 at boot instead (provisioning/aws/cloud-init.ts)`);
     }
-    const compressed = serializeCloudConfig(cloudConfig(node, true));
-    const size = Buffer.byteLength(compressed, "utf8");
-    if (size >= USER_DATA_LIMIT_BYTES) {
-        throw new Error(`user data is ${size} bytes even compressed; EC2 accepts less than ${USER_DATA_LIMIT_BYTES}`);
-    }
-    return compressed;
+    return gz;
 }

@@ -55,6 +55,9 @@ export function consulUnit(): SystemdUnit {
                 KillMode: "process",
                 KillSignal: "SIGTERM",
                 Restart: "on-failure",
+                // A fresh client's agent notifies readiness only once the servers answer
+                // (auto_encrypt); the default 90 s start timeout would kill and restart it in a loop.
+                TimeoutStartSec: "infinity",
                 LimitNOFILE: "65536",
             },
             Install: {
@@ -95,7 +98,71 @@ export function nomadUnit(): SystemdUnit {
     };
 }
 
-/** Both units, Consul first. */
+export const BOOTSTRAP_UNIT_NAME = "spin-cloud-bootstrap.service";
+export const BOOT_DEADLINE_UNIT_NAME = "spin-cloud-boot-deadline.service";
+export const BOOT_DEADLINE_TIMER_NAME = "spin-cloud-boot-deadline.timer";
+
+/** How long after boot a client that has not converged asks its ASG to replace it. */
+export const BOOT_DEADLINE = "45min";
+
+/**
+ * The node's boot as a unit systemd retries until it succeeds: a fresh client's Consul agent
+ * (auto_encrypt) serves no API until the servers have made its token, which can take longer than
+ * any one run of bootstrap.sh waits. StartLimitIntervalSec=0 turns off the start rate limit, so
+ * systemd never gives up (systemd.unit(5)); Restart=on-failure with RestartSec spaces the runs
+ * (systemd.service(5): for Type=oneshot, Restart= is allowed with on-failure). RemainAfterExit
+ * keeps the unit active after success: the deadline checks that. Enabled, so every boot
+ * converges again (bootstrap.sh is idempotent).
+ */
+export function bootstrapUnit(scriptPath: string, envFile: string): SystemdUnit {
+    return {
+        name: BOOTSTRAP_UNIT_NAME,
+        path: `${NODE_LAYOUT.systemdDir}/${BOOTSTRAP_UNIT_NAME}`,
+        doc: {
+            Unit: {
+                Description: "spin-cloud node bootstrap (secrets, TLS, agents, ACLs)",
+                Wants: NETWORK_ONLINE,
+                After: NETWORK_ONLINE,
+                StartLimitIntervalSec: "0",
+            },
+            Service: {
+                Type: "oneshot",
+                RemainAfterExit: "yes",
+                ExecStart: `${scriptPath} ${envFile}`,
+                Restart: "on-failure",
+                RestartSec: "30",
+                // Each run is bounded by bootstrap.sh's own waits (at most ~35 minutes).
+                TimeoutStartSec: "60min",
+            },
+            Install: { WantedBy: "multi-user.target" },
+        },
+    };
+}
+
+/** The deadline: once, BOOT_DEADLINE after boot, boot-deadline.sh (see there). */
+export function bootDeadlineUnits(scriptPath: string, envFile: string): readonly SystemdUnit[] {
+    return [
+        {
+            name: BOOT_DEADLINE_UNIT_NAME,
+            path: `${NODE_LAYOUT.systemdDir}/${BOOT_DEADLINE_UNIT_NAME}`,
+            doc: {
+                Unit: { Description: "spin-cloud: replace this node if it has not converged" },
+                Service: { Type: "oneshot", ExecStart: `${scriptPath} ${envFile}` },
+            },
+        },
+        {
+            name: BOOT_DEADLINE_TIMER_NAME,
+            path: `${NODE_LAYOUT.systemdDir}/${BOOT_DEADLINE_TIMER_NAME}`,
+            doc: {
+                Unit: { Description: "spin-cloud boot deadline" },
+                Timer: { OnBootSec: BOOT_DEADLINE, Unit: BOOT_DEADLINE_UNIT_NAME },
+                Install: { WantedBy: "timers.target" },
+            },
+        },
+    ];
+}
+
+/** Both agent units, Consul first. */
 export function systemdUnits(): readonly SystemdUnit[] {
     return [consulUnit(), nomadUnit()];
 }

@@ -117,19 +117,6 @@ describe("SpinCloud", () => {
     });
 });
 
-describe("nomadProvider", () => {
-    it("ignores the user's NOMAD_NAMESPACE, NOMAD_REGION and NOMAD_SKIP_VERIFY", async () => {
-        const { nomadProvider } = await import("../../components/nomad");
-        const r = await evaluateStack("unit", () => {
-            nomadProvider("p", { address: "http://127.0.0.1:14646", secretId: "t" });
-            return {};
-        });
-        const [provider] = r.resources.filter((x) => x.type === "pulumi:providers:nomad");
-        assert.deepStrictEqual(JSON.parse(String(provider.inputs.ignoreEnvVars)), { NOMAD_NAMESPACE: true, NOMAD_REGION: true });
-        assert.strictEqual(String(provider.inputs.skipVerify), "false");
-    });
-});
-
 describe("BindleServer", () => {
     it("hands the job a $2y$ htpasswd entry, a host signing key and a keyring trusting the creator key", async () => {
         const { BindleServer } = await import("../../components/platform/bindle-server");

@@ -14,7 +14,9 @@ import {
     gzipBase64,
     INSTALL_SCRIPT_PATH,
     renderUserData,
+    renderUserDataGzip,
     serializeCloudConfig,
+    USER_DATA_BUDGET_BYTES,
     USER_DATA_LIMIT_BYTES,
 } from "../../provisioning/aws/cloud-init";
 import { CONSUL_ACL_POLICIES, renderConsulPolicyRules } from "../../provisioning/agents/consul-acl-policies";
@@ -24,7 +26,7 @@ import { NODE_LAYOUT } from "../../provisioning/agents/node-layout";
 import { nodeEnvEntries, renderNodeEnv } from "../../provisioning/aws/node-env";
 import { renderNomadAgentConfig } from "../../provisioning/agents/nomad-config";
 import { renderResolvedDropIn } from "../../provisioning/aws/resolved";
-import { consulUnit, nomadUnit, renderUnit } from "../../provisioning/aws/systemd-units";
+import { bootDeadlineUnits, bootstrapUnit, consulUnit, nomadUnit, renderUnit } from "../../provisioning/aws/systemd-units";
 import { NodeProvisioning } from "../../provisioning/types";
 import { CONSUL, NOMAD, SPIN, spinArtifact } from "../../provisioning/versions";
 import { SAMPLE_CLIENT, SAMPLE_NODES, SAMPLE_SERVER } from "../fixtures/nodes";
@@ -72,33 +74,51 @@ describe("user data", function () {
         assert.strictEqual(cloudInitSchema("write_files: []\n").ok, false);
     });
 
-    it("is a #cloud-config with exactly write_files and a runcmd that runs install.sh then bootstrap.sh", () => {
+    it("is a #cloud-config with exactly write_files and a runcmd that runs install.sh then starts the retried bootstrap unit", () => {
         for (const { userData } of rendered) {
             assert.ok(userData.startsWith("#cloud-config\n"));
             const doc = parse(userData.slice("#cloud-config\n".length), { version: "1.1" });
             assert.deepStrictEqual(Object.keys(doc), ["write_files", "runcmd"]);
             assert.deepStrictEqual(doc.runcmd, [
-                `'${INSTALL_SCRIPT_PATH}' '${NODE_LAYOUT.envFile}' && '${BOOTSTRAP_SCRIPT_PATH}' '${NODE_LAYOUT.envFile}'`,
+                `'${INSTALL_SCRIPT_PATH}' '${NODE_LAYOUT.envFile}' && systemctl daemon-reload && ` +
+                "systemctl enable --now --no-block spin-cloud-bootstrap.service spin-cloud-boot-deadline.timer",
             ]);
+            const units = writtenFiles(userData);
+            const bootstrapUnit = units.get("/etc/systemd/system/spin-cloud-bootstrap.service")!.content;
+            for (const line of ["[Unit]", "StartLimitIntervalSec=0", "[Service]", "Type=oneshot", "RemainAfterExit=yes",
+                `ExecStart=${BOOTSTRAP_SCRIPT_PATH} ${NODE_LAYOUT.envFile}`, "Restart=on-failure", "RestartSec=30", "WantedBy=multi-user.target"]) {
+                assert.ok(bootstrapUnit.split("\n").includes(line), `${line} not in\n${bootstrapUnit}`);
+            }
+            const timer = units.get("/etc/systemd/system/spin-cloud-boot-deadline.timer")!.content;
+            assert.ok(timer.includes("OnBootSec=45min") && timer.includes("Unit=spin-cloud-boot-deadline.service"), timer);
+            const deadline = units.get("/etc/systemd/system/spin-cloud-boot-deadline.service")!.content;
+            assert.ok(deadline.includes(`ExecStart=/opt/spin-cloud/bin/boot-deadline.sh ${NODE_LAYOUT.envFile}`), deadline);
+            assert.ok(units.get("/etc/systemd/system/consul.service")!.content.includes("TimeoutStartSec=infinity"));
         }
     });
 
-    it(`stays under EC2's ${USER_DATA_LIMIT_BYTES}-byte limit`, () => {
+    it(`gives EC2 the document gzipped, within the ${USER_DATA_BUDGET_BYTES}-byte budget (EC2 allows ${USER_DATA_LIMIT_BYTES})`, () => {
+        assert.strictEqual(USER_DATA_BUDGET_BYTES, 12 * 1024);
         for (const { node, userData } of rendered) {
-            const size = Buffer.byteLength(userData, "utf8");
-            console.log(`      ${label(node)}: ${size} bytes`);
-            assert.ok(size < USER_DATA_LIMIT_BYTES, `${label(node)}: ${size} bytes`);
+            const gz = renderUserDataGzip(node);
+            console.log(`      ${label(node)}: ${gz.length} bytes gzipped (${Buffer.byteLength(userData, "utf8")} plain)`);
+            assert.ok(gz.length <= USER_DATA_BUDGET_BYTES, `${label(node)}: ${gz.length} bytes`);
+            assert.strictEqual(gunzipSync(gz).toString("utf8"), userData);
+            assert.strictEqual(gz[9], 3, "gzip OS byte fixed");
         }
     });
 
-    it("compresses only when the plain document would not fit, and the outer YAML stays plain", () => {
+    it("refuses user data over the budget, naming the growth path", () => {
+        const extra = Array.from({ length: 400 }, (_, i) => ({ name: `v${i}-${(i * 7919).toString(36)}`, path: `/srv/${i}-${(i * 104729).toString(36)}`, readOnly: false }));
+        const huge = { ...SAMPLE_CLIENT, hostVolumes: [...(SAMPLE_CLIENT.role === "client" ? SAMPLE_CLIENT.hostVolumes ?? [] : []), ...extra] };
+        assert.throws(() => renderUserDataGzip(huge as NodeProvisioning), /bytes gzipped, over the budget of 12288 .*fetch the largest files from SSM or S3/);
+    });
+
+    it("writes the files plain inside the document (the outer gzip compresses them)", () => {
         for (const { node, userData } of rendered) {
-            const plain = serializeCloudConfig(cloudConfig(node, false));
-            const mustCompress = Buffer.byteLength(plain, "utf8") >= USER_DATA_LIMIT_BYTES;
-            const expected = mustCompress ? serializeCloudConfig(cloudConfig(node, true)) : plain;
-            assert.strictEqual(userData, expected, label(node));
+            assert.strictEqual(userData, serializeCloudConfig(cloudConfig(node, false)), label(node));
             const entries = parse(userData.slice("#cloud-config\n".length), { version: "1.1" }).write_files as { encoding?: string }[];
-            assert.ok(entries.every((e) => e.encoding === (mustCompress ? "gz+b64" : undefined)), label(node));
+            assert.ok(entries.every((e) => e.encoding === undefined), label(node));
         }
     });
 
@@ -117,7 +137,7 @@ describe("user data", function () {
                 .filter(([, f]) => f.content.startsWith("#!"))
                 .map(([p, f]) => ({ name: `${label(node)}:${p}`, content: f.content })),
         );
-        assert.strictEqual(scripts.length, 2 * rendered.length);
+        assert.strictEqual(scripts.length, 3 * rendered.length);
         for (const [name, result] of shellcheckSources(scripts)) {
             assert.ok(result.ok, `${name}\n${result.output}`);
         }
@@ -143,6 +163,7 @@ describe("user data", function () {
                 [NODE_LAYOUT.envFile, renderNodeEnv(node)],
                 [INSTALL_SCRIPT_PATH, readFileSync(path.join(SCRIPTS, "install.sh"), "utf8")],
                 [BOOTSTRAP_SCRIPT_PATH, readFileSync(path.join(SCRIPTS, "bootstrap.sh"), "utf8")],
+                ["/opt/spin-cloud/bin/boot-deadline.sh", readFileSync(path.join(SCRIPTS, "boot-deadline.sh"), "utf8")],
                 [NODE_LAYOUT.consul.configFile, renderConsulAgentConfig(node)],
                 [NODE_LAYOUT.nomad.configFile, renderNomadAgentConfig(node)],
                 ...(node.role === "server"
@@ -150,6 +171,8 @@ describe("user data", function () {
                     : []),
                 [`${NODE_LAYOUT.systemdDir}/consul.service`, renderUnit(consulUnit())],
                 [`${NODE_LAYOUT.systemdDir}/nomad.service`, renderUnit(nomadUnit())],
+                ...[bootstrapUnit(BOOTSTRAP_SCRIPT_PATH, NODE_LAYOUT.envFile), ...bootDeadlineUnits("/opt/spin-cloud/bin/boot-deadline.sh", NODE_LAYOUT.envFile)]
+                    .map((u) => [u.path, renderUnit(u)] as [string, string]),
                 [NODE_LAYOUT.resolvedDropIn, renderResolvedDropIn()],
                 ...(node.role === "client" && node.sharedVolume
                     ? [[`${NODE_LAYOUT.systemdDir}/nomad.service.d/shared-volume.conf`, "[Unit]\nRequiresMountsFor=/srv/bindle\n"] as [string, string]]
@@ -159,7 +182,7 @@ describe("user data", function () {
             assert.deepStrictEqual([...files.keys()].sort(), [...expected.keys()].sort(), label(node));
             for (const [p, content] of expected) {
                 assert.strictEqual(files.get(p)!.content, content, `${label(node)}: ${p}`);
-                const exec = p === INSTALL_SCRIPT_PATH || p === BOOTSTRAP_SCRIPT_PATH;
+                const exec = p === INSTALL_SCRIPT_PATH || p === BOOTSTRAP_SCRIPT_PATH || p.endsWith("/boot-deadline.sh");
                 assert.strictEqual(files.get(p)!.permissions, exec ? "0755" : "0644", p);
             }
         }

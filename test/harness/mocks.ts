@@ -89,6 +89,8 @@ class Recorder implements pulumi.runtime.Mocks {
             }
             case "aws:kms/key:Key":
                 return { arn: `arn:aws:kms:eu-west-1:123456789012:key/${uuidFrom(name)}`, keyId: uuidFrom(name) };
+            case "aws:lb/loadBalancer:LoadBalancer":
+                return { arn: `arn:aws:elasticloadbalancing:mock:loadbalancer/${name}`, dnsName: `${name}-0123456789.elb.mock.amazonaws.com`, zoneId: "ZMOCKELB" };
             case "aws:ec2/launchTemplate:LaunchTemplate":
                 return { latestVersion: 1, arn: `arn:aws:ec2:mock:launch-template/${name}` };
             default:

@@ -244,6 +244,8 @@ describe("nomadProvider", () => {
         assert.ok(isSecretInput(provider.inputs.secretId), "secretId reaches the provider as a secret");
         assert.deepStrictEqual(unwrapSecrets(provider.inputs), {
             address: "https://ops.example:4646", caPem: "CA", secretId: "plain-token", region: "global",
+            // The user's NOMAD_NAMESPACE, NOMAD_REGION and NOMAD_SKIP_VERIFY are ignored (PROVIDER_ENV_ISOLATION).
+            ignoreEnvVars: '{"NOMAD_NAMESPACE":true,"NOMAD_REGION":true}', skipVerify: "false",
         });
         assert.strictEqual(registrations.find((r) => r.type === PROVIDER_TOKEN)!.version, "2.6.1");
     });

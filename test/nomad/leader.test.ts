@@ -10,8 +10,12 @@ import * as https from "https";
 import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
-import { FetchLeader, LEADER_WAIT_DEFAULTS, LeaderResponse, NomadLeader, httpsFetchLeader, readLeader, waitForLeader } from "../../components/nomad/leader";
-import { evaluateStack } from "../harness/mocks";
+import {
+    FetchLeader, LEADER_WAIT_DEFAULTS, LeaderResponse, NomadLeader, httpsFetchLeader, httpsFetchTokenSelf, readLeader, readTokenSelf, waitForLeader,
+    waitForNomadReady,
+} from "../../components/nomad/leader";
+import { evaluateStack, isSecretInput } from "../harness/mocks";
+import { spinCloudProgram } from "../../components/program";
 
 const ADDRESS = "https://nomad.example:4646";
 const noSleep = async () => undefined;
@@ -112,11 +116,15 @@ function makePki(): Pki {
 }
 
 /** A stand-in Nomad server on 127.0.0.1 whose /v1/status/leader answers from a script. */
-async function leaderServer(cert: string, key: string, answers: LeaderResponse[]): Promise<{ address: string; requests: string[]; close: () => Promise<void> }> {
+async function leaderServer(cert: string, key: string, answers: LeaderResponse[], selfAnswers: LeaderResponse[] = []): Promise<{ address: string; requests: string[]; close: () => Promise<void> }> {
     const requests: string[] = [];
+    let leaderCalls = 0;
+    let selfCalls = 0;
     const server = https.createServer({ cert, key }, (req, res) => {
         requests.push(`${req.method} ${req.url} token=${req.headers["x-nomad-token"] ?? "none"}`);
-        const answer = answers[Math.min(requests.length - 1, answers.length - 1)];
+        const answer = req.url === "/v1/acl/token/self"
+            ? (req.headers["x-nomad-token"] === TOKEN ? selfAnswers[Math.min(selfCalls++, selfAnswers.length - 1)] : { status: 403, body: "Permission denied" })
+            : answers[Math.min(leaderCalls++, answers.length - 1)];
         res.writeHead(answer.status, { "content-type": "application/json" }).end(answer.body);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -127,6 +135,38 @@ async function leaderServer(cert: string, key: string, answers: LeaderResponse[]
         close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
     };
 }
+
+const TOKEN = "6a1f0c57-secret-management-token";
+const management: LeaderResponse = { status: 200, body: JSON.stringify({ AccessorID: "a", Type: "management", Name: "Bootstrap Token" }) };
+const notBootstrapped: LeaderResponse = { status: 403, body: "ACL token not found" };
+
+describe("NomadLeader ACL gate", () => {
+    it("reads token-self: 200 with a management token is ready, anything else names the problem", () => {
+        assert.deepStrictEqual(readTokenSelf(management), { ok: true, problem: "" });
+        assert.match(readTokenSelf(notBootstrapped).problem, /^ACLs not ready for the management token \(GET \/v1\/acl\/token\/self: HTTP 403: ACL token not found\)$/);
+        assert.match(readTokenSelf({ status: 200, body: JSON.stringify({ Type: "client" }) }).problem, /type "client", not "management"/);
+        assert.match(readTokenSelf({ status: 400, body: "ACL support disabled" }).problem, /HTTP 400: ACL support disabled/);
+    });
+
+    it("waits past the leader until the ACL system accepts the token, asking for the leader only until there is one", async () => {
+        const leader = scripted([ok(""), ok("10.0.1.10:4647")]);
+        const self = scripted([notBootstrapped, notBootstrapped, management]);
+        const result = await waitForNomadReady({ address: ADDRESS, attempts: 10, delayMs: 0 }, leader, self, noSleep);
+        assert.strictEqual(result, "10.0.1.10:4647");
+        assert.strictEqual(leader.calls.length, 2);
+        assert.strictEqual(self.calls.length, 3);
+    });
+
+    it("times out naming the leader it found and what it waited for, never the token", async () => {
+        await assert.rejects(waitForNomadReady({ address: ADDRESS, attempts: 4, delayMs: 7 }, scripted([ok("10.0.1.10:4647")]), scripted([notBootstrapped]), noSleep),
+            (err: Error) => {
+                assert.strictEqual(err.message, `NomadLeader: a Nomad leader (10.0.1.10:4647) but no bootstrapped ACL system accepting the management token at ${ADDRESS} ` +
+                    "after 4 attempts 7 ms apart; last error: ACLs not ready for the management token (GET /v1/acl/token/self: HTTP 403: ACL token not found)");
+                assert.ok(!err.message.includes(TOKEN));
+                return true;
+            });
+    });
+});
 
 describe("NomadLeader over HTTPS (server on 127.0.0.1)", () => {
     let pki: Pki;
@@ -140,6 +180,19 @@ describe("NomadLeader over HTTPS (server on 127.0.0.1)", () => {
                 (address) => httpsFetchLeader(address, pki.caPem, 5000));
             assert.strictEqual(leader, "10.0.1.10:4647");
             assert.deepStrictEqual(server.requests, Array(3).fill("GET /v1/status/leader token=none"));
+        } finally {
+            await server.close();
+        }
+    });
+
+    it("sends the token only as X-Nomad-Token to /v1/acl/token/self and waits for the bootstrap", async () => {
+        const server = await leaderServer(pki.serverCert, pki.serverKey, [ok("10.0.1.10:4647")], [notBootstrapped, management]);
+        try {
+            const leader = await waitForNomadReady({ address: server.address, attempts: 5, delayMs: 10 },
+                (address) => httpsFetchLeader(address, pki.caPem, 5000), (address) => httpsFetchTokenSelf(address, pki.caPem, 5000, TOKEN));
+            assert.strictEqual(leader, "10.0.1.10:4647");
+            assert.deepStrictEqual(server.requests, ["GET /v1/status/leader token=none",
+                `GET /v1/acl/token/self token=${TOKEN}`, `GET /v1/acl/token/self token=${TOKEN}`]);
         } finally {
             await server.close();
         }
@@ -218,5 +271,33 @@ describe("NomadLeader over HTTPS (server on 127.0.0.1)", () => {
         } finally {
             await server.close();
         }
+        const gated = await leaderServer(pki.serverCert, pki.serverKey, [ok("10.0.3.10:4647")], [notBootstrapped, notBootstrapped, management]);
+        try {
+            const props = { __provider: code, address: gated.address, caPem: pki.caPem, token: TOKEN, attempts: 2, delayMs: 5, requestTimeoutMs: 5000, triggers: [] };
+            await assert.rejects(provider.create(props), (err: Error) => /no bootstrapped ACL system/.test(err.message) && !err.message.includes(TOKEN));
+            const created = await provider.create({ ...props, attempts: 5 });
+            assert.strictEqual(created.outs.leader, "10.0.3.10:4647");
+            assert.deepStrictEqual(await provider.diff(created.id, props, { ...props, token: "other" }), { changes: true });
+        } finally {
+            await gated.close();
+        }
+    });
+
+    it("keeps the token a secret input of the gate", async () => {
+        const run = await evaluateStack("unit", () => {
+            new NomadLeader("gate", { address: "https://placeholder:4646", caPem: "CA", token: TOKEN });
+            return {};
+        });
+        const gate = run.resources.find((r) => r.name === "gate")!;
+        assert.ok(isSecretInput(gate.inputs.token), "the token is a secret input");
+        assert.strictEqual((gate.inputs.token as { value: string }).value, TOKEN);
+    });
+
+    it("is handed the management token on AWS, so jobs wait for the ACL bootstrap", async () => {
+        const run = await evaluateStack("dev", spinCloudProgram, { config: { exampleApp: "false" } });
+        const gate = run.resources.find((r) => r.name === "spin-cloud-nomad-leader")!;
+        assert.ok(isSecretInput(gate.inputs.token), "the token is a secret input");
+        const nomadToken = run.resources.find((r) => r.name === "spin-cloud-secrets-nomad-management-token")!;
+        assert.strictEqual((gate.inputs.token as { value: string }).value, nomadToken.state.result);
     });
 });

@@ -5,6 +5,7 @@
 import * as assert from "assert";
 import { CLUSTER_RULES } from "../../components/aws/network-rules";
 import { spinCloudProgram } from "../../components/program";
+import { SETTINGS } from "../../components/settings/config";
 import { SECRET_PARAMETERS } from "../../provisioning/agents/secrets";
 import { MockResource, MockRun, evaluateStack, isSecretInput, lastRegistered, ofType } from "../harness/mocks";
 import { loadStackConfig, shippedStacks, stackTarget } from "../harness/stack-config";
@@ -23,8 +24,10 @@ async function run(stack: string): Promise<MockRun> {
     return runs.get(stack)!;
 }
 
+/** The stack's value of a setting, else the program's default (Pulumi.yaml declares none). */
 function setting(stack: string, key: string): string {
-    return loadStackConfig(stack)[`spin-cloud:${key}`];
+    const fallback = (SETTINGS as Record<string, { default: unknown }>)[key]?.default;
+    return loadStackConfig(stack)[`spin-cloud:${key}`] ?? (typeof fallback === "string" ? fallback : JSON.stringify(fallback));
 }
 
 describe("shipped stacks", () => {
@@ -87,7 +90,7 @@ describe("shipped stacks", () => {
                 const expected = CLUSTER_RULES.reduce((n, x) => n + x.from.length * x.protocols.length, 0) + 1;
                 assert.strictEqual(rules.length, expected);
                 const dynamic = rules.find((x) => x.inputs.fromPort === 20000);
-                assert.ok(dynamic && dynamic.inputs.toPort === 32000 && dynamic.inputs.cidrIpv4 === setting(stack, "vpcCidr"));
+                assert.ok(dynamic && dynamic.inputs.toPort === 32000 && dynamic.inputs.referencedSecurityGroupId === dynamic.inputs.securityGroupId);
             });
 
             it("requires IMDSv2 with one hop and encrypted gp3 root volumes on every node", async () => {
@@ -131,7 +134,10 @@ describe("shipped stacks", () => {
                     assert.ok(resources.some((a) => a.endsWith(`${prefix}/${role}/*`)));
                     assert.ok(!resources.some((a) => a.includes(`${prefix}/${other}`)), `${role} may read ${other} secrets`);
                     assert.match(byId.DecryptOwnSecrets.Resource, /^arn:aws:kms:/);
-                    assert.deepStrictEqual(doc.Statement.length, 3);
+                    // Clients may also mark themselves Unhealthy (boot deadline, test/aws/boot-deadline.test.ts).
+                    assert.deepStrictEqual(doc.Statement.length, role === "client" ? 4 : 3);
+                    assert.strictEqual(byId.ReplaceSelfWhenStuck?.Condition.StringEquals["autoscaling:ResourceTag/spin-cloud:cluster"],
+                        role === "client" ? `spin-cloud-${stack}` : undefined);
                 }
                 const attachments = ofType(r, "aws:iam/rolePolicyAttachment:RolePolicyAttachment");
                 assert.ok(attachments.length === 2 && attachments.every((a) => String(a.inputs.policyArn).endsWith(":iam::aws:policy/AmazonSSMManagedInstanceCore")));
@@ -185,8 +191,9 @@ describe("shipped stacks", () => {
                 const o = r.outputs as Record<string, any>;
                 assert.strictEqual(o.vpcId, "spin-cloud-net-vpc-id");
                 assert.strictEqual(o.serverPrivateIps.length, Number(setting(stack, "serverCount")));
-                assert.strictEqual(o.nomadAddress, `https://${o.serverPrivateIps[0]}:4646`);
-                assert.strictEqual(o.consulAddress, `https://${o.serverPrivateIps[0]}:8501`);
+                // On the operator endpoint, whose certificate names it (test/aws/published-urls.test.ts).
+                assert.strictEqual(o.nomadAddress, "https://spin-cloud-operator-nlb-0123456789.elb.mock.amazonaws.com:4646");
+                assert.strictEqual(o.consulAddress, "https://spin-cloud-operator-nlb-0123456789.elb.mock.amazonaws.com:8501");
                 assert.strictEqual(o.clientAsgName, "spin-cloud-nomad-clients");
                 const region = loadStackConfig(stack)["aws:region"];
                 const [server] = ofType(r, "aws:ec2/instance:Instance");

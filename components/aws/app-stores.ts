@@ -1,0 +1,135 @@
+/**
+ * Apps' stores on AWS. Key-value: one DynamoDB table per store (hash key `PK`, string, as
+ * spinframework/spin v3.4.0 crates/key-value-aws/src/store.rs writes it), encrypted with the
+ * cloud's app-data KMS key, point-in-time recovery on, deletion protection where the cloud asks
+ * for it (prod), kept when removed unless the store opts in (`retainOnDelete: false`).
+ * Credentials: one IAM user per app whose only policy names the app's own tables (and the key,
+ * only through DynamoDB); its access key is a Pulumi secret, reaching the task as environment
+ * through the app's store Variable (spin-runtime-config.ts), never the jobspec or the config file.
+ * SQLite: a libSQL server the user names (`backend: "libsql"`); its token goes the same way.
+ * Trade-offs and rotation: README "Data".
+ */
+import * as crypto from "crypto";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { AWS_KEY_ITEMS, libsqlTokenItem, SpinAppStores, spinAppStoreVariablePath } from "../../provisioning/jobs/spin-runtime-config";
+import { AppStoreProvider, CheckedAppStores, KeyValueStoreArgs, SqliteDatabaseArgs } from "../apps/stores";
+import { Variable } from "../nomad";
+import { NomadAccess, nomadResourceOptions } from "../platform/nomad-access";
+
+/** What Spin's DynamoDB store calls (store.rs); TransactWriteItems is authorized per item action (UpdateItem). */
+export const DYNAMO_ACTIONS = [
+    "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
+    "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:UpdateItem",
+] as const;
+/** What DynamoDB needs of a customer managed key on the caller's behalf (kms:ViaService). */
+export const KMS_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"] as const;
+export const DYNAMO_TABLE_MAX = 255;
+const IAM_USER_MAX = 64;
+
+/** `<max chars of text>` or, when longer, a prefix and 12 hex of its sha256: deterministic and unique. */
+function fit(text: string, max: number): string {
+    if (text.length <= max) return text;
+    return `${text.slice(0, max - 13)}-${crypto.createHash("sha256").update(text).digest("hex").slice(0, 12)}`;
+}
+
+/** `<cluster>-<app>-kv-<label>`: per app, so a label two apps use is two tables. */
+export const dynamoTableName = (cluster: string, app: string, label: string): string => fit(`${cluster}-${app}-kv-${label}`, DYNAMO_TABLE_MAX);
+export const appStoreUserName = (cluster: string, app: string): string => fit(`${cluster}-app-${app}`, IAM_USER_MAX);
+
+export interface PolicyDocument {
+    readonly Version: "2012-10-17";
+    readonly Statement: readonly { Sid: string; Effect: "Allow"; Action: string[]; Resource: string[]; Condition?: Record<string, Record<string, string>> }[];
+}
+
+/** The app's whole permission: its own tables, and the key only as DynamoDB uses it in `region`. */
+export function appStoresPolicy(tableArns: readonly string[], kmsKeyArn: string, region: string): PolicyDocument {
+    if (tableArns.length === 0) throw new Error("app stores policy: no tables");
+    if (tableArns.some((a) => a.includes("*"))) throw new Error(`app stores policy: table ARNs must not hold wildcards (${tableArns.join(", ")})`);
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            { Sid: "AppTables", Effect: "Allow", Action: [...DYNAMO_ACTIONS], Resource: [...tableArns].sort() },
+            { Sid: "AppDataKeyThroughDynamoDB", Effect: "Allow", Action: [...KMS_ACTIONS], Resource: [kmsKeyArn], Condition: { StringEquals: { "kms:ViaService": `dynamodb.${region}.amazonaws.com` } } },
+        ],
+    };
+}
+
+export interface AwsAppStoresArgs {
+    readonly clusterName: string;
+    readonly region: string;
+    /** Default of every table's deletion protection (true in prod). */
+    readonly deletionProtection: boolean;
+    readonly tags?: Record<string, string>;
+}
+
+type Dynamo = Extract<KeyValueStoreArgs, { backend?: "aws_dynamo" }>;
+type Libsql = Extract<SqliteDatabaseArgs, { backend: "libsql" }>;
+
+/** The cloud's part: the app-data KMS key; each app's part is registered under the app by `provision`. */
+export class AwsAppStores extends pulumi.ComponentResource implements AppStoreProvider {
+    readonly target = "aws" as const;
+    readonly kmsKeyArn: pulumi.Output<string>;
+    private readonly args: AwsAppStoresArgs;
+
+    constructor(name: string, args: AwsAppStoresArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("spin-cloud:aws:AwsAppStores", name, {}, opts);
+        this.args = args;
+        const key = new aws.kms.Key(`${name}-key`, {
+            description: `spin-cloud ${args.clusterName}: encrypts apps' DynamoDB tables`,
+            enableKeyRotation: true,
+            deletionWindowInDays: 30,
+            tags: args.tags,
+        // Kept on destroy: retained tables stay readable only while their key exists.
+        }, { parent: this, retainOnDelete: true });
+        new aws.kms.Alias(`${name}-key`, { name: `alias/${args.clusterName}-app-data`, targetKeyId: key.keyId }, { parent: this });
+        this.kmsKeyArn = key.arn;
+        this.registerOutputs({ kmsKeyArn: this.kmsKeyArn });
+    }
+
+    backends(app: string, stores: CheckedAppStores): SpinAppStores {
+        return {
+            keyValue: Object.fromEntries(stores.keyValue.map(({ label, args }) => [label, {
+                type: "aws_dynamo" as const,
+                table: dynamoTableName(this.args.clusterName, app, label),
+                region: this.args.region,
+                consistentRead: (args as Dynamo).consistentRead ?? true,
+            }])),
+            sqlite: Object.fromEntries(stores.sqlite.map(({ label, args }) => [label, { type: "libsql" as const, url: (args as Libsql).url }])),
+        };
+    }
+
+    provision(app: string, jobId: string, stores: CheckedAppStores, nomad: NomadAccess, parent: pulumi.Resource): pulumi.Resource[] {
+        const { clusterName, region, tags } = this.args;
+        const items: Record<string, pulumi.Input<string>> = {};
+        if (stores.keyValue.length > 0) {
+            const tables = stores.keyValue.map(({ label, args }) => new aws.dynamodb.Table(`${app}-kv-${label}`, {
+                name: dynamoTableName(clusterName, app, label),
+                billingMode: "PAY_PER_REQUEST",
+                hashKey: "PK",
+                attributes: [{ name: "PK", type: "S" }],
+                serverSideEncryption: { enabled: true, kmsKeyArn: this.kmsKeyArn },
+                pointInTimeRecovery: { enabled: true },
+                deletionProtectionEnabled: (args as Dynamo).deletionProtection ?? this.args.deletionProtection,
+                tags: { ...tags, "spin-cloud:app": app, "spin-cloud:store": label },
+            }, { parent, retainOnDelete: args.retainOnDelete !== false }));
+            const user = new aws.iam.User(`${app}-stores`, {
+                name: appStoreUserName(clusterName, app),
+                path: `/spin-cloud/${clusterName}/`,
+                tags: { ...tags, "spin-cloud:app": app },
+            }, { parent });
+            new aws.iam.UserPolicy(`${app}-stores`, {
+                user: user.name,
+                policy: pulumi.all([pulumi.all(tables.map((t) => t.arn)), this.kmsKeyArn])
+                    .apply(([arns, key]) => JSON.stringify(appStoresPolicy(arns, key, region))),
+            }, { parent });
+            // Rotate: `pulumi up --replace <this key's URN>` (README "Data").
+            const key = new aws.iam.AccessKey(`${app}-stores`, { user: user.name }, { parent, additionalSecretOutputs: ["secret"] });
+            items[AWS_KEY_ITEMS.accessKeyId] = key.id;
+            items[AWS_KEY_ITEMS.secretAccessKey] = pulumi.secret(key.secret);
+        }
+        for (const { label, args } of stores.sqlite) items[libsqlTokenItem(label)] = pulumi.secret((args as Libsql).token);
+        if (Object.keys(items).length === 0) return [];
+        return [new Variable(`${app}-stores`, { path: spinAppStoreVariablePath(jobId), items }, nomadResourceOptions(nomad, parent))];
+    }
+}

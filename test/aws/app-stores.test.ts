@@ -1,0 +1,103 @@
+import { strict as assert } from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { AwsAppStores, appStoresPolicy, appStoreUserName, DYNAMO_ACTIONS, DYNAMO_TABLE_MAX, dynamoTableName } from "../../components/aws/app-stores";
+import { checkedAppStores } from "../../components/apps/stores";
+import { nomadProvider } from "../../components/nomad";
+import { AWS_KEY_ITEMS, libsqlTokenItem, renderSpinRuntimeConfigTemplate, spinAppStoreVariablePath } from "../../provisioning/jobs/spin-runtime-config";
+import { evaluateStack, isSecretInput, MockResource, ofType, unwrapSecrets } from "../harness/mocks";
+import { renderAsConsulTemplate, runtimeConfigErrors } from "../harness/spin-runtime-config-schema";
+
+const ARGS = { clusterName: "spin-cloud-dev", region: "eu-west-1", deletionProtection: false };
+const SHOP = { keyValue: ["default", "cart"], sqlite: [] };
+const BLOG = { keyValue: ["default"], sqlite: ["posts"] };
+
+async function evaluate(deletionProtection = false) {
+    return evaluateStack("dev", () => {
+        const stores = new AwsAppStores("app-stores", { ...ARGS, deletionProtection });
+        const component = (type: string, name: string) => new pulumi.ComponentResource(type, name, {});
+        const nomad = { provider: nomadProvider("nomad", { address: "https://nomad.test:4646", caPem: "ca", secretId: "t" }), leader: component("test:index:Leader", "leader") };
+        const shop = checkedAppStores("shop", SHOP, { keyValue: { cart: { retainOnDelete: false, consistentRead: false } } }, "aws");
+        const blog = checkedAppStores("blog", BLOG, { sqlite: { posts: { backend: "libsql", url: "https://db.example.com", token: pulumi.secret("libsql-token-value") } } }, "aws");
+        stores.provision("shop", "app-shop", shop, nomad, component("test:index:App", "shop"));
+        stores.provision("blog", "app-blog", blog, nomad, component("test:index:App", "blog"));
+        return { shop: stores.backends("shop", shop), blog: stores.backends("blog", blog) };
+    });
+}
+
+const policyOf = (resources: MockResource[], app: string) => {
+    const p = resources.find((r) => r.type === "aws:iam/userPolicy:UserPolicy" && r.name === `${app}-stores`)!;
+    return JSON.parse(p.inputs.policy as string) as ReturnType<typeof appStoresPolicy>;
+};
+
+describe("AWS app stores", () => {
+    it("creates one encrypted table per store, point-in-time recovery on, deletion protection where asked", async () => {
+        const r = await evaluate();
+        const tables = ofType(r, "aws:dynamodb/table:Table");
+        assert.deepEqual(tables.map((t) => t.inputs.name).sort(), ["spin-cloud-dev-blog-kv-default", "spin-cloud-dev-shop-kv-cart", "spin-cloud-dev-shop-kv-default"]);
+        const [key] = ofType(r, "aws:kms/key:Key");
+        for (const t of tables) {
+            assert.deepEqual(t.inputs.serverSideEncryption, { enabled: true, kmsKeyArn: key.state.arn });
+            assert.deepEqual(t.inputs.pointInTimeRecovery, { enabled: true });
+            assert.equal(t.inputs.hashKey, "PK");
+            assert.deepEqual(t.inputs.attributes, [{ name: "PK", type: "S" }]);
+            assert.equal(t.inputs.deletionProtectionEnabled, false);
+        }
+        assert.equal(key.inputs.enableKeyRotation, true);
+        const prod = await evaluate(true);
+        for (const t of ofType(prod, "aws:dynamodb/table:Table")) assert.equal(t.inputs.deletionProtectionEnabled, true, `${t.name} protected in prod`);
+    });
+
+    it("gives each app a policy naming only its own tables, the key only through DynamoDB", async () => {
+        const r = await evaluate();
+        const arns = (app: string) => ofType(r, "aws:dynamodb/table:Table").filter((t) => t.name.startsWith(`${app}-`)).map((t) => t.state.arn as string).sort();
+        for (const app of ["shop", "blog"]) {
+            const policy = policyOf(r.resources, app);
+            const tables = policy.Statement.find((s) => s.Sid === "AppTables")!;
+            assert.deepEqual(tables.Resource, arns(app));
+            assert.deepEqual(tables.Action, [...DYNAMO_ACTIONS]);
+            const other = app === "shop" ? "blog" : "shop";
+            const text = JSON.stringify(policy);
+            for (const a of arns(other)) assert.ok(!text.includes(a), `${app}'s policy does not name ${a}`);
+            for (const st of policy.Statement) assert.ok(st.Resource.every((res) => !res.includes("*")), `${st.Sid}: no wildcard resource`);
+            const kms = policy.Statement.find((s) => s.Sid === "AppDataKeyThroughDynamoDB")!;
+            assert.deepEqual(kms.Condition, { StringEquals: { "kms:ViaService": "dynamodb.eu-west-1.amazonaws.com" } });
+        }
+        assert.throws(() => appStoresPolicy(["arn:aws:dynamodb:eu-west-1:1:table/*"], "k", "eu-west-1"), /wildcards/);
+    });
+
+    it("puts keys and tokens in the app's store Variable as secrets; the rendered config passes Spin's structs", async () => {
+        const r = await evaluate();
+        const vars = Object.fromEntries(ofType(r, "nomad:index/variable:Variable").map((v) => [v.inputs.path, v]));
+        assert.deepEqual(Object.keys(vars).sort(), [spinAppStoreVariablePath("app-blog"), spinAppStoreVariablePath("app-shop")]);
+        const shop = vars[spinAppStoreVariablePath("app-shop")];
+        assert.ok(isSecretInput(shop.inputs.items) || Object.values(shop.inputs.items as object).some(isSecretInput));
+        const shopItems = unwrapSecrets(shop.inputs.items) as Record<string, string>;
+        // The mock AccessKey computes no `secret` (test/harness/mocks.ts), so that item is unset here.
+        assert.deepEqual(Object.keys(shopItems).filter((k) => k !== AWS_KEY_ITEMS.secretAccessKey), [AWS_KEY_ITEMS.accessKeyId]);
+        const [accessKey] = ofType(r, "aws:iam/accessKey:AccessKey").filter((k) => k.name === "shop-stores");
+        assert.equal(shopItems[AWS_KEY_ITEMS.accessKeyId], accessKey.state.id ?? "shop-stores-id");
+        shopItems[AWS_KEY_ITEMS.secretAccessKey] ??= "mock-secret";
+        const blogItems = unwrapSecrets(vars[spinAppStoreVariablePath("app-blog")].inputs.items) as Record<string, string>;
+        assert.equal(blogItems[libsqlTokenItem("posts")], "libsql-token-value");
+        const backends = r.outputs as Record<string, Parameters<typeof renderSpinRuntimeConfigTemplate>[1]>;
+        assert.equal(backends.shop.keyValue!.cart.type === "aws_dynamo" && backends.shop.keyValue!.cart.consistentRead, false);
+        assert.equal(backends.shop.keyValue!.default.type === "aws_dynamo" && backends.shop.keyValue!.default.consistentRead, true);
+        for (const [app, items] of [["shop", shopItems], ["blog", blogItems]] as const) {
+            const template = renderSpinRuntimeConfigTemplate(`app-${app}`, backends[app], "exec");
+            assert.ok(!template.includes("libsql-token-value"));
+            assert.deepEqual(runtimeConfigErrors(renderAsConsulTemplate(template, items)), []);
+        }
+        const users = ofType(r, "aws:iam/user:User");
+        assert.deepEqual(users.map((u) => u.inputs.name).sort(), ["spin-cloud-dev-app-blog", "spin-cloud-dev-app-shop"]);
+    });
+
+    it("keeps names within AWS limits, deterministic and distinct", () => {
+        const long = "x".repeat(300);
+        const a = dynamoTableName("c", "app", long);
+        assert.equal(a.length, DYNAMO_TABLE_MAX);
+        assert.notEqual(a, dynamoTableName("c", "app", long + "y"));
+        assert.equal(a, dynamoTableName("c", "app", long));
+        assert.match(a, /^[A-Za-z0-9_.-]+$/);
+        assert.ok(appStoreUserName("spin-cloud-" + "p".repeat(60), "app").length <= 64);
+    });
+});
