@@ -8,6 +8,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseToml } from "smol-toml";
+import { checkedStoreLabel } from "../../provisioning/jobs/spin-store-labels";
 
 /** Media type Spin used for the manifest parcel of a bindle (spin crates/loader bindle, SPIN_MANIFEST_MEDIA_TYPE). */
 export const SPIN_MANIFEST_MEDIA_TYPE = "application/vnd.fermyon.spin+toml";
@@ -35,6 +36,9 @@ export interface SpinComponent {
     readonly source: SpinComponentSource;
     /** Entry paths (relative to the app directory) the component's `files` select, sorted. */
     readonly files: string[];
+    /** `key_value_stores` and `sqlite_databases` labels, sorted, each once (labels as Spin 3.4 checks them). */
+    readonly keyValueStores: string[];
+    readonly sqliteDatabases: string[];
 }
 
 export interface SpinHttpRoute {
@@ -62,6 +66,9 @@ export interface SpinAppPackage {
     /** Every trigger of every type, in manifest order per type (types sorted). */
     readonly triggers: SpinTrigger[];
     readonly variables: SpinVariable[];
+    /** Every label some component uses, sorted, each once. */
+    readonly keyValueStores: string[];
+    readonly sqliteDatabases: string[];
 }
 
 type Table = Record<string, unknown>;
@@ -108,7 +115,7 @@ const hasGlob = (p: string) => /[*?[]/.test(p);
 
 class Reader {
     private readonly appReal: string;
-    constructor(readonly appDir: string, private readonly manifestFile: string) {
+    constructor(readonly appDir: string, readonly manifestFile: string) {
         this.appReal = fs.realpathSync(appDir);
     }
 
@@ -247,8 +254,10 @@ export function readSpinApp(dir: string, manifestFile: string = MANIFEST_FILE): 
         const files = [...new Set(((c.files as unknown[]) ?? []).flatMap((item) => r.expandFiles(item, `${what} files`)))]
             .filter((f) => !excludes.some((re) => re.test(f))).sort();
         for (const f of files) if (!roles.has(f)) roles.set(f, "file");
-        return { id, source, files };
+        const labels = (key: string) => [...new Set(stringList(r, c[key], `${what} ${key}`).map((l) => checkedStoreLabel(l, `${r.manifestFile}: ${what} ${key}`)))].sort();
+        return { id, source, files, keyValueStores: labels("key_value_stores"), sqliteDatabases: labels("sqlite_databases") };
     });
+    const used = (pick: (c: SpinComponent) => string[]) => [...new Set(components.flatMap(pick))].sort();
     const ids = new Set(components.map((c) => c.id));
 
     const triggerTable: unknown = doc.trigger ?? {};
@@ -283,6 +292,7 @@ export function readSpinApp(dir: string, manifestFile: string = MANIFEST_FILE): 
     const entries = [...roles.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([rel, role]) => fileEntry(r, rel, role));
     return {
         appDir, name: app.name, authors: stringList(r, app.authors, "application.authors"), entries, components, routes, triggers, variables,
+        keyValueStores: used((c) => c.keyValueStores), sqliteDatabases: used((c) => c.sqliteDatabases),
         ...(typeof app.version === "string" ? { version: app.version } : {}),
         ...(typeof app.description === "string" ? { description: app.description } : {}),
     };

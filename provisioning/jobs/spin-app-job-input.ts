@@ -6,6 +6,7 @@
 import { SERVICE_NAMES } from "../platform";
 import { Architecture } from "../types";
 import { TRAEFIK_DASHBOARD_SERVICE } from "./traefik-job";
+import type { SpinAppStores } from "./spin-runtime-config";
 
 export type SpinAppRouting =
     /** Traefik rule `Host(\`a\`) || Host(\`b\`)`: the app owns these DNS names. */
@@ -56,6 +57,8 @@ export interface SpinAppJobInput {
     readonly update?: Partial<SpinAppUpdate>;
     /** Default `{ driver: "exec" }`. */
     readonly runtime?: SpinAppRuntime;
+    /** Key-value and SQLite labels → backends: Spin's runtime config file (spin-runtime-config.ts). */
+    readonly stores?: SpinAppStores;
 }
 
 /** Group update strategy; AutoRevert is always on, AutoPromote whenever `canary` > 0 (0 disables canaries). */

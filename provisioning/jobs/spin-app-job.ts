@@ -33,6 +33,7 @@ import {
     SpinAppJobInput, SpinAppRuntime, spinVariableEnvName,
 } from "./spin-app-job-input";
 import { checkedRouting, spinAppTraefikTags } from "./spin-app-routing";
+import { storesTaskParts, withStoresEnv } from "./spin-runtime-config";
 import { clientConstraints } from "./placement";
 
 export {
@@ -55,12 +56,13 @@ export function spinUpArgs(): string[] {
 }
 
 /** The task's driver and config for `spin up` under the runtime. */
-function spinTask(runtime: SpinAppRuntime): Pick<NomadTask, "Driver" | "User" | "Config"> {
+function spinTask(runtime: SpinAppRuntime, extraArgs: readonly string[]): Pick<NomadTask, "Driver" | "User" | "Config"> {
+    const args = [...spinUpArgs(), ...extraArgs];
     switch (runtime.driver) {
         case "exec":
-            return { Driver: "exec", User: "nobody", Config: { command: NODE_LAYOUT.spin.binary, args: spinUpArgs(), cap_drop: ["all"] } };
+            return { Driver: "exec", User: "nobody", Config: { command: NODE_LAYOUT.spin.binary, args, cap_drop: ["all"] } };
         case "raw_exec":
-            return { Driver: "raw_exec", Config: { command: checkedSpinBinary(runtime.spinBinary), args: spinUpArgs() } };
+            return { Driver: "raw_exec", Config: { command: checkedSpinBinary(runtime.spinBinary), args } };
         default:
             return fail("runtime.driver", (runtime as { driver: unknown }).driver, 'must be "exec" or "raw_exec"');
     }
@@ -94,7 +96,9 @@ export function spinAppJob(input: SpinAppJobInput): SpinAppNomadJob {
     const update = checkedUpdate(input.update, instances);
     const jobId = spinAppJobId(name);
     const secrets = checkedSecrets(input);
-    const env = taskEnv(input);
+    const runtime = input.runtime ?? { driver: "exec" };
+    const stores = storesTaskParts(jobId, input.stores, runtime.driver);
+    const env = withStoresEnv(taskEnv(input), stores.env);
 
     // go-getter verifies each download against its sha256 before the task starts (artifact.mdx).
     const artifacts: NomadArtifact[] = parcels.map((p) => ({
@@ -130,10 +134,10 @@ export function spinAppJob(input: SpinAppJobInput): SpinAppNomadJob {
             Services: [service],
             Tasks: [{
                 Name: "spin",
-                ...spinTask(input.runtime ?? { driver: "exec" }),
+                ...spinTask(runtime, stores.args),
                 Env: env,
                 Artifacts: artifacts,
-                Templates: secretsTemplate(jobId, secrets),
+                Templates: [...secretsTemplate(jobId, secrets), ...stores.templates],
                 Resources: { CPU: cpu, MemoryMB: memory },
                 // SIGINT is what up.rs's ctrlc handler turns into stopping its triggers.
                 KillSignal: "SIGINT",

@@ -61,8 +61,8 @@ describe("Spin app manifest", () => {
             assert.deepStrictEqual([e.sha256, e.size], [crypto.createHash("sha256").update(data).digest("hex"), data.length]);
         }
         assert.deepStrictEqual(pkg.components, [
-            { id: "api", source: { kind: "local", path: "dist/api.wasm" }, files: ["static/index.html"] },
-            { id: "web", source: { kind: "local", path: "dist/web.wasm" }, files: ["assets/icons/logo.svg", "static/css/site.css", "static/index.html"] },
+            { id: "api", source: { kind: "local", path: "dist/api.wasm" }, files: ["static/index.html"], keyValueStores: [], sqliteDatabases: [] },
+            { id: "web", source: { kind: "local", path: "dist/web.wasm" }, files: ["assets/icons/logo.svg", "static/css/site.css", "static/index.html"], keyValueStores: [], sqliteDatabases: [] },
         ]);
         assert.deepStrictEqual(pkg.routes, [
             { route: "/...", private: false, component: "web" },

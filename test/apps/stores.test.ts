@@ -1,0 +1,70 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { readSpinApp } from "../../components/apps/manifest";
+import { checkedAppStores } from "../../components/apps/stores";
+
+const HELLO = path.join(__dirname, "..", "fixtures", "apps", "hello");
+
+/** A copy of the hello fixture whose components use the given store lines. */
+function appWith(web: string, api = ""): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "spin-stores-"));
+    fs.cpSync(HELLO, dir, { recursive: true });
+    const file = path.join(dir, "spin.toml");
+    const toml = fs.readFileSync(file, "utf8")
+        .replace('[component.web]\n', `[component.web]\n${web}\n`)
+        .replace('[component.api]\n', `[component.api]\n${api}\n`);
+    fs.writeFileSync(file, toml);
+    return dir;
+}
+
+describe("app stores from spin.toml", () => {
+    it("reads each component's key_value_stores and sqlite_databases, and the app's union", () => {
+        const pkg = readSpinApp(appWith('key_value_stores = ["default", "cart-items", "default"]\nsqlite_databases = ["orders"]', 'key_value_stores = ["sessions_v2"]'));
+        const byId = Object.fromEntries(pkg.components.map((c) => [c.id, c]));
+        assert.deepEqual(byId.web.keyValueStores, ["cart-items", "default"]);
+        assert.deepEqual(byId.web.sqliteDatabases, ["orders"]);
+        assert.deepEqual(byId.api.keyValueStores, ["sessions_v2"]);
+        assert.deepEqual(byId.api.sqliteDatabases, []);
+        assert.deepEqual(pkg.keyValueStores, ["cart-items", "default", "sessions_v2"]);
+        assert.deepEqual(pkg.sqliteDatabases, ["orders"]);
+        assert.deepEqual(readSpinApp(HELLO).keyValueStores, []);
+    });
+
+    it("refuses labels Spin refuses, naming the manifest file, component and rule", () => {
+        for (const [line, bad] of [['key_value_stores = ["b@dlabel"]', "b@dlabel"], ['sqlite_databases = ["camelCase"]', "camelCase"], ['key_value_stores = ["a-b_c"]', "a-b_c"]]) {
+            const dir = appWith(line);
+            assert.throws(() => readSpinApp(dir), (e: Error) => {
+                assert.ok(e.message.startsWith(path.join(dir, "spin.toml")), e.message);
+                assert.match(e.message, /component "web" (key_value_stores|sqlite_databases): store label/);
+                assert.ok(e.message.includes(JSON.stringify(bad)) && e.message.includes("kebab-case or snake_case"), e.message);
+                return true;
+            });
+        }
+        assert.throws(() => readSpinApp(appWith('key_value_stores = "default"')), /key_value_stores must be an array of strings/);
+    });
+
+    it("fills defaults per target and keeps data unless a store opts in to deletion", () => {
+        const s = checkedAppStores("shop", { keyValue: ["default", "cart"], sqlite: ["orders"] }, { keyValue: { cart: { retainOnDelete: false } } }, "local");
+        assert.deepEqual(s.keyValue, [{ label: "cart", args: { backend: "spin", retainOnDelete: false } }, { label: "default", args: { backend: "spin", retainOnDelete: true } }]);
+        assert.deepEqual(s.sqlite, [{ label: "orders", args: { backend: "spin", retainOnDelete: true } }]);
+        const aws = checkedAppStores("shop", { keyValue: ["default"], sqlite: [] }, undefined, "aws");
+        assert.deepEqual(aws.keyValue, [{ label: "default", args: { backend: "aws_dynamo", retainOnDelete: true } }]);
+    });
+
+    it("refuses an undeclared store, a backend or option of the other target, and SQLite on AWS without a server", () => {
+        const declared = { keyValue: ["default"], sqlite: ["orders"] };
+        const bad: [() => unknown, RegExp][] = [
+            [() => checkedAppStores("shop", declared, { keyValue: { carts: { backend: "spin" } } }, "local"), /SpinApp shop: stores\.keyValue\.carts is "carts"; the manifest declares no such label in any component's key_value_stores \(declared: default\)/],
+            [() => checkedAppStores("shop", declared, { keyValue: { default: { backend: "aws_dynamo" } } }, "local"), /stores\.keyValue\.default\.backend is "aws_dynamo"; is a aws backend; on local use spin/],
+            [() => checkedAppStores("shop", declared, { keyValue: { default: { consistentRead: true } } as never }, "local"), /stores\.keyValue\.default\.consistentRead is true; is not an option of the spin backend/],
+            [() => checkedAppStores("shop", declared, { keyValue: { default: { backend: "spin" } } }, "aws"), /backend is "spin"; is a local backend; on aws use aws_dynamo/],
+            [() => checkedAppStores("shop", declared, undefined, "aws"), /stores\.sqlite\.orders\.backend is undefined; aws has no default sqlite backend/],
+            [() => checkedAppStores("shop", declared, { sqlite: { orders: { backend: "libsql" } as never } }, "aws"), /a libsql database needs url and token/],
+            [() => checkedAppStores("shop", declared, { keyValue: { default: { retainOnDelete: "no" as never } } }, "aws"), /retainOnDelete is "no"; must be a boolean/],
+            [() => checkedAppStores("shop", { keyValue: ["b@d"], sqlite: [] }, undefined, "local"), /store label "b@d" is refused by Spin/],
+        ];
+        for (const [fn, error] of bad) assert.throws(fn, error);
+    });
+});
