@@ -7,6 +7,7 @@ import { SpinAppParcel, SpinAppRouting, SpinAppUpdate } from "../../provisioning
 import { AppCloud, AppPlatform } from "../platform/app-platform";
 import { SpinVariable } from "./manifest";
 import { DEFAULT_KEEP_REVISIONS, MAX_KEEP_REVISIONS } from "../bindle/push";
+import type { AppStoresArgs } from "./stores";
 
 /** An app already in the cloud's Bindle (pushed by another pipeline): run it, push nothing. */
 export interface PrebuiltBindle {
@@ -54,6 +55,12 @@ export interface SpinAppArgs {
      * the ones that fall out (and all on removal). A yanked bindle can never be pushed again.
      */
     revisions?: { keep?: number; yankExpired?: boolean };
+    /**
+     * Per-store options of the key-value stores and SQLite databases the app's spin.toml declares
+     * (`key_value_stores`, `sqlite_databases`); every declared label is provisioned without any.
+     * For a prebuilt `bindle`, the labels it uses. README "Data".
+     */
+    stores?: AppStoresArgs;
     /**
      * Rollback: run this retained revision (a bindle id from the `revisions` output) instead of
      * the current `source`, which is still pushed. Remove the line to run `source` again.

@@ -5,6 +5,7 @@ import { AppPlatform } from "../platform/app-platform";
 import { buildInvoice, bindleId as bindleIdOf } from "../bindle/invoice";
 import { BindlePush, pushContent } from "./bindle-push";
 import { readSpinApp } from "./manifest";
+import { checkedAppStores, CheckedAppStores, hasAppStores } from "./stores";
 import { jobSecrets, registerJob } from "../platform/nomad-access";
 import { SPIN_APP_DEFAULTS, SpinAppArgs, appOrigin, checkRevisions, checkVariables, claimRoutes, routingFor } from "./spin-app-args";
 
@@ -18,6 +19,8 @@ interface AppContent {
     readonly push?: (parent: pulumi.Resource) => BindlePush;
     /** The pinned revision (`revision`), whose parcels the push reports. */
     readonly pinned?: string;
+    /** Labels the app uses: its spin.toml's, or for a prebuilt bindle the `stores` keys. */
+    readonly declaredStores: { readonly keyValue: readonly string[]; readonly sqlite: readonly string[] };
 }
 
 function appContent(name: string, args: SpinAppArgs, platform: AppPlatform): AppContent {
@@ -25,7 +28,10 @@ function appContent(name: string, args: SpinAppArgs, platform: AppPlatform): App
     const revisions = checkRevisions(name, args);
     switch (origin.kind) {
         case "bindle":
-            return { bindleId: origin.bindle.id, parcels: origin.bindle.parcels };
+            return {
+                bindleId: origin.bindle.id, parcels: origin.bindle.parcels,
+                declaredStores: { keyValue: Object.keys(args.stores?.keyValue ?? {}), sqlite: Object.keys(args.stores?.sqlite ?? {}) },
+            };
         case "source": {
             const pkg = readSpinApp(path.resolve(origin.dir));
             checkVariables(name, pkg.variables, args);
@@ -34,6 +40,7 @@ function appContent(name: string, args: SpinAppArgs, platform: AppPlatform): App
             return {
                 bindleId: bindleIdOf(invoice),
                 parcels: pkg.entries.map((e) => ({ path: e.path, sha256: e.sha256 })),
+                declaredStores: { keyValue: pkg.keyValueStores, sqlite: pkg.sqliteDatabases },
                 ...(revisions.pinned !== undefined ? { pinned: revisions.pinned } : {}),
                 push: (parent) => new BindlePush(`${name}-bindle`, {
                     serverUrl: bindle.url.apply((url) => url.replace(/\/$/, "")),
@@ -76,6 +83,8 @@ export class SpinApp extends pulumi.ComponentResource {
         const platform = args.cloud.platform;
         const routing = routingFor(name, args, platform);
         const content = appContent(name, args, platform);
+        const stores: CheckedAppStores = checkedAppStores(name, content.declaredStores, args.stores, platform.stores.target);
+        const backends = hasAppStores(stores) ? platform.stores.backends(name, stores) : undefined;
         const jobFor = (bindleId: string, parcels: SpinAppParcel[]) => spinAppJob({
             name,
             datacenters: [platform.datacenter],
@@ -91,6 +100,7 @@ export class SpinApp extends pulumi.ComponentResource {
             routing,
             update: args.update,
             runtime: platform.runtime,
+            ...(backends ? { stores: backends } : {}),
         });
         // Every argument is checked with the source's content, pinned or not.
         const job = jobFor(content.bindleId, content.parcels);
@@ -108,7 +118,8 @@ export class SpinApp extends pulumi.ComponentResource {
             ? pulumi.all([push.currentBindleId, push.currentParcels]).apply(([id, parcels]) =>
                 id && parcels ? jobFor(id, parcels.map((p) => ({ path: p.path, sha256: p.sha256 }))) : job)
             : undefined;
-        registerJob(name, pinnedJob ?? job, platform.nomad, this, [...pushed, ...secretDeps]);
+        const storeDeps = hasAppStores(stores) ? platform.stores.provision(name, spinAppJobId(name), stores, platform.nomad, this) : [];
+        registerJob(name, pinnedJob ?? job, platform.nomad, this, [...pushed, ...secretDeps, ...storeDeps]);
 
         this.bindleId = content.bindleId;
         this.revision = push ? push.currentBindleId : pulumi.output(content.bindleId);

@@ -66,25 +66,37 @@ export interface AwsAppStoresArgs {
 type Dynamo = Extract<KeyValueStoreArgs, { backend?: "aws_dynamo" }>;
 type Libsql = Extract<SqliteDatabaseArgs, { backend: "libsql" }>;
 
-/** The cloud's part: the app-data KMS key; each app's part is registered under the app by `provision`. */
+/**
+ * The cloud's part: the app-data KMS key, registered with the first app that has a key-value
+ * store (a cloud without stores gets no key and no monthly key charge); each app's part is
+ * registered under the app by `provision`.
+ */
 export class AwsAppStores extends pulumi.ComponentResource implements AppStoreProvider {
     readonly target = "aws" as const;
-    readonly kmsKeyArn: pulumi.Output<string>;
     private readonly args: AwsAppStoresArgs;
+    private key?: pulumi.Output<string>;
 
-    constructor(name: string, args: AwsAppStoresArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("spin-cloud:aws:AwsAppStores", name, {}, opts);
+    constructor(private readonly resourceName: string, args: AwsAppStoresArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("spin-cloud:stores:AwsAppStores", resourceName, {}, opts);
         this.args = args;
-        const key = new aws.kms.Key(`${name}-key`, {
-            description: `spin-cloud ${args.clusterName}: encrypts apps' DynamoDB tables`,
-            enableKeyRotation: true,
-            deletionWindowInDays: 30,
-            tags: args.tags,
-        // Kept on destroy: retained tables stay readable only while their key exists.
-        }, { parent: this, retainOnDelete: true });
-        new aws.kms.Alias(`${name}-key`, { name: `alias/${args.clusterName}-app-data`, targetKeyId: key.keyId }, { parent: this });
-        this.kmsKeyArn = key.arn;
-        this.registerOutputs({ kmsKeyArn: this.kmsKeyArn });
+        this.registerOutputs({});
+    }
+
+    /** ARN of the key that encrypts every app's tables (created on first use). */
+    get kmsKeyArn(): pulumi.Output<string> {
+        if (this.key === undefined) {
+            const name = this.resourceName;
+            const key = new aws.kms.Key(`${name}-key`, {
+                description: `spin-cloud ${this.args.clusterName}: encrypts apps' DynamoDB tables`,
+                enableKeyRotation: true,
+                deletionWindowInDays: 30,
+                tags: this.args.tags,
+            // Kept on destroy: retained tables stay readable only while their key exists.
+            }, { parent: this, retainOnDelete: true });
+            new aws.kms.Alias(`${name}-key`, { name: `alias/${this.args.clusterName}-app-data`, targetKeyId: key.keyId }, { parent: this });
+            this.key = key.arn;
+        }
+        return this.key;
     }
 
     backends(app: string, stores: CheckedAppStores): SpinAppStores {

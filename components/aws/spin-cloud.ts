@@ -16,6 +16,7 @@ import { NomadAccess } from "../platform/nomad-access";
 import { Traefik } from "../platform/traefik";
 import { BindleServer } from "../platform/bindle-server";
 import { AppCloud, AppPlatform } from "../platform/app-platform";
+import { AwsAppStores } from "./app-stores";
 
 export interface SpinCloudComponentArgs extends SpinCloudArgs {
     /** AWS region the cloud runs in (the AWS provider's region). */
@@ -185,6 +186,8 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
             nomad: nomadAccess,
             bindle: this.bindle,
             caCertPem: secrets.caCertPem,
+            // Tables are registered only for apps that declare stores (README "Data").
+            stores: new AwsAppStores(`${name}-app-stores`, { clusterName, region: args.awsRegion, deletionProtection: true, tags }, { parent: this }),
         };
         this.registerOutputs({
             vpcId: this.vpcId,

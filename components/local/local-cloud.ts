@@ -8,6 +8,7 @@ import { Architecture } from "../../provisioning/types";
 import { AppCloud, AppPlatform } from "../platform/app-platform";
 import { BindleServer } from "../platform/bindle-server";
 import { LocalAgents } from "./local-agents";
+import { LocalAppData } from "./app-data";
 import { LocalCloudArgs } from "../settings/local-config";
 import { nomadProvider } from "../nomad";
 import { NomadAccess } from "../platform/nomad-access";
@@ -101,6 +102,8 @@ export class LocalCloud extends pulumi.ComponentResource implements AppCloud {
             runtime: { driver: "raw_exec", spinBinary: node.binaries.spin },
             nomad,
             bindle,
+            // Apps' stores: files under <stateDir>/app-data, kept across redeploys, removed by destroy.
+            stores: new LocalAppData(`${name}-app-data`, { stateDir: node.layout.root }, { parent: this, dependsOn: [agents.nomadState] }),
         };
         this.registerOutputs({ urls: this.urls, stateDir: this.stateDir });
     }

@@ -3,6 +3,7 @@ import { SpinAppRuntime } from "../../provisioning/jobs/spin-app-job";
 import { Architecture } from "../../provisioning/types";
 import { BindleServer } from "./bindle-server";
 import { NomadAccess } from "./nomad-access";
+import type { AppStoreProvider } from "../apps/stores";
 
 /**
  * What a SpinApp needs from the cloud it deploys to. The AWS cloud (SpinCloud) and the local
@@ -26,6 +27,8 @@ export interface AppPlatform {
     readonly bindle: BindleServer;
     /** CA that `bindle.url` presents a certificate of, if it is HTTPS. */
     readonly caCertPem?: pulumi.Output<string>;
+    /** Backs the apps' key-value stores and SQLite databases (README "Data"). */
+    readonly stores: AppStoreProvider;
 }
 
 /** A cloud apps deploy to: `new SpinApp(name, { cloud, … })` takes SpinCloud or LocalCloud. */

@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AppCloud, AppPlatform } from "../../components/platform/app-platform";
 import { BindleServer } from "../../components/platform/bindle-server";
 import { nomadProvider } from "../../components/nomad";
+import { AwsAppStores } from "../../components/aws/app-stores";
 
 export const FAKE_CA_PEM = "-----BEGIN CERTIFICATE-----\nZmFrZQ==\n-----END CERTIFICATE-----\n";
 
@@ -29,6 +30,7 @@ export function fakeCloud(overrides: Partial<AppPlatform> = {}): AppCloud {
             nomad: { provider: nomadProvider("fake-nomad", { address: "https://nomad.example.com:4646", caPem: FAKE_CA_PEM, secretId: "token" }), leader },
             bindle,
             caCertPem: pulumi.output(FAKE_CA_PEM),
+            stores: new AwsAppStores("fake-app-stores", { clusterName: "fake", region: "eu-west-1", deletionProtection: true }),
             ...overrides,
         },
     };
