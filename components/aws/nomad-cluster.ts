@@ -3,6 +3,36 @@ import * as pulumi from "@pulumi/pulumi";
 import { renderUserDataGzip } from "../../provisioning/aws/cloud-init";
 import { Architecture, ClusterProvisioning, HostVolume, NfsHostVolume, NodeProvisioning, NodeRole } from "../../provisioning/types";
 import { nodeInstanceProfile } from "./node-iam";
+import { ServerRollGate } from "./server-roll";
+
+/** What a server's gate needs to ask Nomad and Consul whether it has joined (components/aws/server-roll.ts). */
+export interface ServerRollAccess {
+    /** Nomad and Consul HTTPS API roots on the operator endpoint. */
+    nomadAddress: pulumi.Input<string>;
+    consulAddress: pulumi.Input<string>;
+    /** The cluster CA, the only one trusted. */
+    caPem: pulumi.Input<string>;
+    /** Management tokens (`operator:read`); headers only. */
+    nomadToken: pulumi.Input<string>;
+    consulToken: pulumi.Input<string>;
+    /** Polling bounds; defaults in ROLL_WAIT_DEFAULTS. */
+    attempts?: number;
+    delayMs?: number;
+}
+
+/**
+ * The client group's instance refresh (EC2 Auto Scaling StartInstanceRefresh preferences): started
+ * by the provider whenever the launch template version changes, it replaces clients in batches
+ * that keep 90% of the desired capacity in service (one at a time below ten clients: Auto
+ * Scaling always replaces at least one), terminating before launching (max 100%, so the group
+ * never exceeds its maximum size), and counts a new client only after a warm-up long enough for
+ * install.sh and the join. Already-current clients are skipped (a re-run resumes a cancelled
+ * refresh). No auto-rollback: the stack's state names the template version, not the group.
+ */
+export const CLIENT_INSTANCE_REFRESH = {
+    strategy: "Rolling",
+    preferences: { minHealthyPercentage: 90, maxHealthyPercentage: 100, instanceWarmup: "600", skipMatching: true, autoRollback: false },
+} as const;
 
 export interface NomadClusterArgs {
     cluster: ClusterProvisioning;
@@ -25,6 +55,8 @@ export interface NomadClusterArgs {
     tags: Record<string, string>;
     /** Resources that must exist before a node boots: the SSM parameters it fetches. */
     bootDependencies: pulumi.Input<pulumi.Resource>[];
+    /** The gates between server replacements reach the cluster through this. */
+    serverRoll: ServerRollAccess;
 }
 
 /** Canonical's public SSM parameter with the current Ubuntu 24.04 LTS AMI for an architecture. */
@@ -48,6 +80,8 @@ export class NomadCluster extends pulumi.ComponentResource {
     readonly serverInstanceIds: pulumi.Output<string>[];
     readonly serverPrivateIps: pulumi.Output<string>[];
     readonly clientAsgName: pulumi.Output<string>;
+    /** One per server, in order; the last opens when the whole roll is done. */
+    readonly serverRollGates: ServerRollGate[];
 
     constructor(name: string, args: NomadClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("spin-cloud:cluster:NomadCluster", name, {}, opts);
@@ -62,35 +96,56 @@ export class NomadCluster extends pulumi.ComponentResource {
         // Gzipped cloud-config, base64 for the API (provisioning/aws/cloud-init.ts: the 12 KiB budget).
         const serverUserData = renderUserDataGzip(serverNode).toString("base64");
         const serverProfile = profile("server");
-        const servers = Array.from({ length: cluster.serverCount }, (_, i) => new aws.ec2.Instance(`${name}-server-${i}`, {
-            ami,
-            instanceType: args.serverInstanceType,
-            subnetId: args.privateSubnetIds[i % args.privateSubnetIds.length],
-            vpcSecurityGroupIds: [args.securityGroupIds.server],
-            iamInstanceProfile: serverProfile.name,
-            userDataBase64: serverUserData,
-            userDataReplaceOnChange: false,
-            metadataOptions: METADATA_OPTIONS,
-            monitoring: true,
-            rootBlockDevice: {
-                volumeType: "gp3",
-                volumeSize: args.rootVolumeSizeGb,
-                encrypted: true,
-                deleteOnTermination: true,
-                tags: { ...nodeTags("server"), Name: `${cluster.clusterName}-server-${i}` },
-            },
-            tags: {
-                ...nodeTags("server"),
-                Name: `${cluster.clusterName}-server-${i}`,
-                [cluster.joinTag.key]: cluster.joinTag.value,
-            },
-        }, {
-            parent: this,
-            dependsOn: args.bootDependencies,
-            // A new Ubuntu image must not replace a running server behind the operator's back:
-            // roll servers one at a time with `pulumi up --replace` (see README).
-            ignoreChanges: ["ami"],
-        }));
+        // Servers roll one at a time. A user-data change replaces a server (cloud-init runs only at
+        // first boot, so a stop/start would not even apply it), deleting the old one first: with
+        // create-before-delete the engine deletes every replaced server at the end of `up`, all at
+        // once. Server i+1 (its replacement or in-place update) waits for the gate of server i,
+        // which opens once server i is a healthy voter in Nomad's and Consul's Raft and autopilot
+        // has removed the server it replaced (components/aws/server-roll.ts).
+        const servers: aws.ec2.Instance[] = [];
+        const gates: ServerRollGate[] = [];
+        for (let i = 0; i < cluster.serverCount; i++) {
+            const serverName = `${cluster.clusterName}-server-${i}`;
+            const server = new aws.ec2.Instance(`${name}-server-${i}`, {
+                ami,
+                instanceType: args.serverInstanceType,
+                subnetId: args.privateSubnetIds[i % args.privateSubnetIds.length],
+                vpcSecurityGroupIds: [args.securityGroupIds.server],
+                iamInstanceProfile: serverProfile.name,
+                userDataBase64: serverUserData,
+                userDataReplaceOnChange: true,
+                metadataOptions: METADATA_OPTIONS,
+                monitoring: true,
+                rootBlockDevice: {
+                    volumeType: "gp3",
+                    volumeSize: args.rootVolumeSizeGb,
+                    encrypted: true,
+                    deleteOnTermination: true,
+                    tags: { ...nodeTags("server"), Name: serverName },
+                },
+                tags: {
+                    ...nodeTags("server"),
+                    Name: serverName,
+                    [cluster.joinTag.key]: cluster.joinTag.value,
+                },
+            }, {
+                parent: this,
+                dependsOn: i === 0 ? args.bootDependencies : [...args.bootDependencies, gates[i - 1]],
+                replaceOnChanges: ["userDataBase64"],
+                deleteBeforeReplace: true,
+                // A new Ubuntu image must not replace a running server behind the operator's back:
+                // `pulumi up --replace <server urn>` rolls through the same gates (see README).
+                ignoreChanges: ["ami"],
+            });
+            servers.push(server);
+            gates.push(new ServerRollGate(`${name}-server-${i}-raft`, {
+                serverName,
+                serverId: server.id,
+                serverIp: server.privateIp,
+                instanceType: server.instanceType,
+                ...args.serverRoll,
+            }, { parent: this }));
+        }
 
         const clientNode: NodeProvisioning = {
             role: "client",
@@ -128,12 +183,14 @@ export class NomadCluster extends pulumi.ComponentResource {
             desiredCapacity: args.clientDesiredSize,
             launchTemplate: { id: template.id, version: pulumi.interpolate`${template.latestVersion}` },
             healthCheckType: "EC2",
+            instanceRefresh: CLIENT_INSTANCE_REFRESH,
             tags: Object.entries(clientTags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
         }, { parent: this, dependsOn: args.bootDependencies });
 
         this.serverInstanceIds = servers.map((s) => s.id);
         this.serverPrivateIps = servers.map((s) => s.privateIp);
         this.clientAsgName = group.name;
+        this.serverRollGates = gates;
         this.registerOutputs({
             serverInstanceIds: this.serverInstanceIds,
             serverPrivateIps: this.serverPrivateIps,

@@ -8,7 +8,7 @@ import { ClusterSecrets } from "./cluster-secrets";
 import { ResolvedSpinCloudArgs, SpinCloudArgs, resolveSpinCloudArgs } from "../settings/config";
 import { Network } from "./network";
 import { NomadCluster } from "./nomad-cluster";
-import { CONSUL_HTTPS_PORT, OperatorCommands, operatorCommands } from "./operator-access";
+import { CONSUL_HTTPS_PORT, NOMAD_HTTP_PORT, OperatorCommands, operatorCommands } from "./operator-access";
 import { OperatorEndpoint, OperatorServiceId } from "./operator-endpoint";
 import { PublicIngress } from "./public-ingress";
 import { NomadLeader, nomadProvider } from "../nomad";
@@ -89,6 +89,9 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
             ssmPrefix: this.cluster.ssmPrefix,
             tags,
         }, parent);
+        // The servers' roll gates ask Nomad and Consul through the operator endpoint, which is
+        // registered after the servers (it attaches them): its name is resolved below.
+        const [operatorDnsName, resolveOperatorDnsName] = pulumi.deferredOutput<string>();
         const nomad = new NomadCluster(`${name}-nomad`, {
             cluster: this.cluster,
             architecture: settings.architecture,
@@ -112,6 +115,13 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
             },
             tags,
             bootDependencies: [secrets, ...bindleStorage.bootDependencies],
+            serverRoll: {
+                nomadAddress: pulumi.interpolate`https://${operatorDnsName}:${NOMAD_HTTP_PORT}`,
+                consulAddress: pulumi.interpolate`https://${operatorDnsName}:${CONSUL_HTTPS_PORT}`,
+                caPem: secrets.caCertPem,
+                nomadToken: secrets.nomadManagementToken,
+                consulToken: secrets.consulManagementToken,
+            },
         }, parent);
         const ingress = new PublicIngress(`${name}-ingress`, {
             vpcId: network.vpcId,
@@ -131,6 +141,7 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
             secrets,
             tags,
         }, parent);
+        resolveOperatorDnsName(operator.dnsName);
 
         // `pulumi up` reaches Nomad through the operator endpoint, once the servers have a leader
         // and have bootstrapped ACLs with the management token the provider uses.
@@ -146,7 +157,7 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
                 caPem: secrets.caCertPem,
                 token: secrets.nomadManagementToken,
                 triggers: nomad.serverInstanceIds,
-            }, { parent: this, dependsOn: [operator] }),
+            }, { parent: this, dependsOn: [operator, ...nomad.serverRollGates] }),
         };
         new Traefik(`${name}-traefik`, {
             nomad: nomadAccess,

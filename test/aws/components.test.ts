@@ -82,6 +82,7 @@ describe("NomadCluster", () => {
                 privateSubnetIds: ["s-a", "s-b", "s-c"], securityGroupIds: { server: "sg-s", client: "sg-c" },
                 kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:key/k", clientNodeClass: "spin",
                 clientHostVolumes: [], tags: {}, bootDependencies: [],
+                serverRoll: { nomadAddress: "https://ops:4646", consulAddress: "https://ops:8501", caPem: "CA", nomadToken: "n", consulToken: "c" },
             });
             return { ips: c.serverPrivateIps };
         });
@@ -103,7 +104,8 @@ describe("node IAM policy", () => {
             "arn:aws:ssm:eu-west-1:123456789012:parameter/spin-cloud/x/client",
             "arn:aws:ssm:eu-west-1:123456789012:parameter/spin-cloud/x/client/*",
         ]);
-        assert.deepStrictEqual(doc.Statement[2].Condition, { StringEquals: { "kms:ViaService": "ssm.eu-west-1.amazonaws.com" } });
+        const decrypt = doc.Statement.find((s: { Sid: string }) => s.Sid === "DecryptOwnSecrets");
+        assert.deepStrictEqual(decrypt.Condition.StringEquals, { "kms:ViaService": "ssm.eu-west-1.amazonaws.com" });
     });
 });
 

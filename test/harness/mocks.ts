@@ -53,7 +53,6 @@ class Recorder implements pulumi.runtime.Mocks {
     resources: MockResource[] = [];
     secretValues: string[] = [];
     calls: { token: string; inputs: Record<string, unknown> }[] = [];
-    private instanceCount = 0;
 
     private secret(value: string): string {
         this.secretValues.push(value);
@@ -84,8 +83,11 @@ class Recorder implements pulumi.runtime.Mocks {
             case "tls:index/certRequest:CertRequest":
                 return { certRequestPem: pem("CERTIFICATE REQUEST", `mock request ${name}`) };
             case "aws:ec2/instance:Instance": {
-                const n = ++this.instanceCount;
-                return { privateIp: `10.0.${n}.10`, arn: `arn:aws:ec2:mock:instance/${name}` };
+                // From the name, not the registration order: servers register one after another's
+                // roll gate, in an order that may differ between two evaluations.
+                const n = /-(\d+)$/.exec(name)?.[1];
+                const third = n !== undefined ? Number(n) + 1 : (parseInt(digest(name, 4), 16) % 200) + 50;
+                return { privateIp: `10.0.${third}.10`, arn: `arn:aws:ec2:mock:instance/${name}` };
             }
             case "aws:kms/key:Key":
                 return { arn: `arn:aws:kms:eu-west-1:123456789012:key/${uuidFrom(name)}`, keyId: uuidFrom(name) };

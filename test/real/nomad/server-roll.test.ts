@@ -1,0 +1,120 @@
+/**
+ * The servers' roll gate (components/aws/server-roll.ts) against a real Nomad 1.6.3 server on
+ * 127.0.0.1 with TLS and ACLs on, as the AWS servers run: the gate's serialized provider polls
+ * the real `/v1/operator/autopilot/health` with the management token in its header, waits through
+ * "no leader" and "ACLs not bootstrapped", opens when the server is a healthy voter, and fails
+ * bounded for a server that is not in the Raft configuration or with a wrong token.
+ * Consul is not installed here: the Consul half is covered by the stand-in in test/aws.
+ */
+import { strict as assert } from "assert";
+import { writeFileSync } from "fs";
+import * as https from "https";
+import * as path from "path";
+import { ServerRollGate } from "../../../components/aws/server-roll";
+import { makeLoopbackPki, LoopbackPki } from "../../aws/loopback-pki";
+import { evaluateStack } from "../../harness/mocks";
+import { freePorts, itWith, Processes, Started, tempDir } from "../harness/runtime";
+
+const NOMAD = "nomad";
+const TOKEN = "4c2e8f4a-5d8b-4f0e-9a51-3b7f2d1c9e60";
+
+function post(url: string, caPem: string, body: unknown): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+        const req = https.request(url, { method: "POST", ca: caPem, agent: false, timeout: 5000, headers: { "content-type": "application/json" } }, (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (c: string) => { text += c; });
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+        });
+        req.on("timeout", () => req.destroy(new Error("timeout")));
+        req.on("error", reject);
+        req.end(JSON.stringify(body));
+    });
+}
+
+describe("ServerRollGate against a real Nomad (TLS, ACLs)", function () {
+    this.timeout(120_000);
+    let dir: string;
+    let processes: Processes;
+    let pki: LoopbackPki;
+    let started: Started;
+    let address: string;
+    let rpc: number;
+    let provider: any;
+
+    before(async function () {
+        dir = tempDir("server-roll");
+        processes = new Processes(dir);
+        pki = makeLoopbackPki("server-roll-real");
+        const run = await evaluateStack("unit", () => {
+            new ServerRollGate("gate", { serverName: "s", serverId: "i", serverIp: "127.0.0.1", instanceType: "t", nomadAddress: "https://x:4646",
+                consulAddress: "https://x:8501", caPem: "CA", nomadToken: TOKEN, consulToken: TOKEN });
+            return {};
+        });
+        const file = path.join(dir, "provider.js");
+        writeFileSync(file, run.resources.find((r) => r.name === "gate")!.inputs.__provider as string);
+        // eslint-disable-next-line @typescript-eslint/no-var-requires
+        provider = require(file).handler();
+    });
+
+    after(async () => {
+        await processes?.stopAll();
+        pki?.remove();
+    });
+
+    /** Gate props for the real server: Nomad only (no Consul here). */
+    const props = (over: Record<string, unknown> = {}) => ({
+        serverName: "s-0", serverId: "i-new", serverIp: "127.0.0.1", instanceType: "t4g.medium", nomadAddress: address,
+        caPem: pki.caPem, nomadToken: TOKEN, attempts: 120, delayMs: 250, requestTimeoutMs: 5000, ...over,
+    });
+
+    itWith([NOMAD], "waits through the election and the ACL bootstrap, then opens for the server", async () => {
+        const [http, serf, rpcPort] = await freePorts(3);
+        rpc = rpcPort;
+        const config = {
+            data_dir: path.join(dir, "data"),
+            bind_addr: "127.0.0.1",
+            advertise: { http: "127.0.0.1", rpc: "127.0.0.1", serf: "127.0.0.1" },
+            ports: { http, rpc, serf },
+            disable_update_check: true,
+            server: { enabled: true, bootstrap_expect: 1 },
+            acl: { enabled: true },
+            tls: { http: true, rpc: true, ca_file: pki.caFile, cert_file: pki.certFile, key_file: pki.keyFile, verify_server_hostname: false, verify_https_client: false },
+        };
+        writeFileSync(path.join(dir, "nomad.json"), JSON.stringify(config));
+        address = `https://127.0.0.1:${http}`;
+        started = processes.start("nomad", NOMAD, ["agent", `-config=${path.join(dir, "nomad.json")}`], { cwd: dir });
+        // The gate starts before the agent answers at all; the bootstrap happens meanwhile.
+        const gate = provider.update("s-0", props({ serverId: "i-old" }), props()) as Promise<{ outs: Record<string, unknown> }>;
+        let bootstrapped = false;
+        for (let i = 0; i < 120 && !bootstrapped; i++) {
+            if (started.child.exitCode !== null) throw new Error(`nomad exited:\n${started.log().slice(-3000)}`);
+            bootstrapped = await post(`${address}/v1/acl/bootstrap`, pki.caPem, { BootstrapSecret: TOKEN })
+                .then((r) => r.status === 200, () => false);
+            if (!bootstrapped) await new Promise((r) => setTimeout(r, 250));
+        }
+        assert.ok(bootstrapped, `ACL bootstrap did not succeed:\n${started.log().slice(-3000)}`);
+        const result = await gate;
+        assert.strictEqual(result.outs.serverId, "i-new");
+    });
+
+    itWith([NOMAD], "fails bounded for a server that is not in the Raft configuration, naming the members", async () => {
+        assert.ok(address, "the agent of the first test runs");
+        await assert.rejects(provider.update("s-1", props(), props({ serverIp: "127.0.0.2", attempts: 3, delayMs: 100 })), (err: Error) => {
+            assert.match(err.message, new RegExp(`^ServerRollGate: server 127\\.0\\.0\\.2 is not a healthy voter in a healthy Nomad cluster after 3 attempts 100 ms apart; ` +
+                `the next server is left alone\\. Last: Nomad \\(GET /v1/operator/autopilot/health\\): server 127\\.0\\.0\\.2 is not in the Raft configuration yet ` +
+                `\\(members: 127\\.0\\.0\\.1:${rpc} alive\\)$`));
+            return true;
+        });
+    });
+
+    itWith([NOMAD], "names the 403 of a token without operator:read, never the token", async () => {
+        assert.ok(address, "the agent of the first test runs");
+        const wrong = "00000000-0000-4000-8000-000000000000";
+        await assert.rejects(provider.update("s-0", props(), props({ nomadToken: wrong, attempts: 2, delayMs: 50 })), (err: Error) => {
+            assert.match(err.message, /Nomad \(GET \/v1\/operator\/autopilot\/health\): HTTP 403/);
+            assert.ok(!err.message.includes(wrong) && !err.message.includes(TOKEN));
+            return true;
+        });
+    });
+});
