@@ -12,10 +12,21 @@ export interface ClusterSecretsArgs {
     tags: Record<string, string>;
 }
 
-/** CA: 10 years; agent certificates: 1 year, renewed by `pulumi up` in their last 30 days. */
-const CA_VALIDITY_HOURS = 10 * 365 * 24;
-const AGENT_VALIDITY_HOURS = 365 * 24;
-const AGENT_EARLY_RENEWAL_HOURS = 30 * 24;
+/**
+ * CA: 10 years; agent certificates: 1 year, renewed by any `pulumi up` in their last 30 days
+ * (@pulumi/tls `earlyRenewalHours`: the provider plans a replacement once the certificate is
+ * within that many hours of its end). The new certificate lands in SSM and every node's daily
+ * spin-cloud-tls-renew.timer (provisioning/aws/scripts/renew-tls.sh) installs it and reloads the
+ * agents within a day. README "Operating notes" → "Certificate renewal".
+ */
+export const CERTIFICATE_LIFETIMES = {
+    caValidityHours: 10 * 365 * 24,
+    agentValidityHours: 365 * 24,
+    agentEarlyRenewalHours: 30 * 24,
+} as const;
+const CA_VALIDITY_HOURS = CERTIFICATE_LIFETIMES.caValidityHours;
+const AGENT_VALIDITY_HOURS = CERTIFICATE_LIFETIMES.agentValidityHours;
+const AGENT_EARLY_RENEWAL_HOURS = CERTIFICATE_LIFETIMES.agentEarlyRenewalHours;
 
 /**
  * Every secret of a cluster: gossip keys, ACL tokens, the cluster CA and the agents' keys. Each is

@@ -11,10 +11,15 @@ export interface NodeIamArgs {
     tags: Record<string, string>;
 }
 
+function otherRole(role: NodeRole): NodeRole {
+    return role === "server" ? "client" : "server";
+}
+
 /**
  * The least-privilege IAM policy of a node role, as data: cloud auto-join may list instances
  * (`ec2:DescribeInstances` cannot be scoped to resources), the node may read only its own SSM
- * paths, and may decrypt with the cluster key only through SSM.
+ * paths (the other role's are denied outright), and may decrypt with the cluster key only through
+ * SSM and only its own parameters.
  */
 export function nodePolicyDocument(role: NodeRole, awsRegion: string, ssmPrefix: string, partition: string, accountId: string, kmsKeyArn: string,
     clusterName?: string): object {
@@ -28,6 +33,9 @@ export function nodePolicyDocument(role: NodeRole, awsRegion: string, ssmPrefix:
         Resource: "*",
         Condition: { StringEquals: { "autoscaling:ResourceTag/spin-cloud:cluster": clusterName } },
     }] : [];
+    const own = secretPathsFor(ssmPrefix, role);
+    const other = secretPathsFor(ssmPrefix, otherRole(role)).filter((path) => !own.includes(path));
+    const readSecrets = ["ssm:GetParametersByPath", "ssm:GetParameters", "ssm:GetParameter"];
     return {
         Version: "2012-10-17",
         Statement: [
@@ -35,15 +43,30 @@ export function nodePolicyDocument(role: NodeRole, awsRegion: string, ssmPrefix:
             {
                 Sid: "ReadOwnSecrets",
                 Effect: "Allow",
-                Action: ["ssm:GetParametersByPath", "ssm:GetParameters", "ssm:GetParameter"],
-                Resource: secretPathsFor(ssmPrefix, role).flatMap((path) => [parameterArn(path), parameterArn(`${path}/*`)]),
+                Action: readSecrets,
+                Resource: own.flatMap((path) => [parameterArn(path), parameterArn(`${path}/*`)]),
             },
+            // AmazonSSMManagedInstanceCore (attached for Session Manager) allows ssm:GetParameter(s)
+            // on every parameter ("Resource": "*"): without this explicit deny a client could read
+            // the servers' management tokens by name.
+            {
+                Sid: "DenyOtherRoleSecrets",
+                Effect: "Deny",
+                Action: readSecrets,
+                Resource: other.flatMap((path) => [parameterArn(path), parameterArn(`${path}/*`)]),
+            },
+            // SSM encrypts a SecureString with its ARN as encryption context (SSM user guide, "How
+            // AWS Systems Manager Parameter Store uses AWS KMS": PARAMETER_ARN), so the key decrypts
+            // only the node's own parameters, whichever API asks.
             {
                 Sid: "DecryptOwnSecrets",
                 Effect: "Allow",
                 Action: ["kms:Decrypt"],
                 Resource: kmsKeyArn,
-                Condition: { StringEquals: { "kms:ViaService": `ssm.${awsRegion}.amazonaws.com` } },
+                Condition: {
+                    StringEquals: { "kms:ViaService": `ssm.${awsRegion}.amazonaws.com` },
+                    StringLike: { "kms:EncryptionContext:PARAMETER_ARN": own.map((path) => parameterArn(`${path}/*`)) },
+                },
             },
             ...selfHealth,
         ],

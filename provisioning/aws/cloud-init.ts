@@ -27,7 +27,9 @@ import { renderNomadAgentConfig } from "../agents/nomad-config";
 import { renderResolvedDropIn } from "./resolved";
 import {
     BOOT_DEADLINE_TIMER_NAME, BOOTSTRAP_UNIT_NAME, bootDeadlineUnits, bootstrapUnit, NOMAD_UNIT_NAME, renderUnit, systemdUnits,
+    TLS_RENEW_TIMER_NAME, tlsRenewUnits,
 } from "./systemd-units";
+import { IMDS_GUARD_FILE, IMDS_GUARD_UNIT_NAME, imdsGuardTable, imdsGuardUnit, renderNftRuleset } from "./imds-guard";
 import { assertNever, NodeProvisioning } from "../types";
 
 /** EC2's limit on raw (not yet base64-encoded) user data. */
@@ -40,11 +42,13 @@ const SCRIPT_SOURCE_DIR = path.join(__dirname, "scripts");
 const INSTALL_SCRIPT = readFileSync(path.join(SCRIPT_SOURCE_DIR, "install.sh"), "utf8");
 const BOOTSTRAP_SCRIPT = readFileSync(path.join(SCRIPT_SOURCE_DIR, "bootstrap.sh"), "utf8");
 const BOOT_DEADLINE_SCRIPT = readFileSync(path.join(SCRIPT_SOURCE_DIR, "boot-deadline.sh"), "utf8");
+const RENEW_TLS_SCRIPT = readFileSync(path.join(SCRIPT_SOURCE_DIR, "renew-tls.sh"), "utf8");
 
 /** Where the scripts live on the node. */
 export const INSTALL_SCRIPT_PATH = `${NODE_LAYOUT.scriptDir}/install.sh`;
 export const BOOTSTRAP_SCRIPT_PATH = `${NODE_LAYOUT.scriptDir}/bootstrap.sh`;
 export const BOOT_DEADLINE_SCRIPT_PATH = `${NODE_LAYOUT.scriptDir}/boot-deadline.sh`;
+export const RENEW_TLS_SCRIPT_PATH = `${NODE_LAYOUT.scriptDir}/renew-tls.sh`;
 
 /** Drop-in of nomad.service on clients with a shared volume (systemd.unit(5): `<unit>.d/*.conf`). */
 export const NOMAD_SHARED_VOLUME_DROP_IN = `${NODE_LAYOUT.systemdDir}/${NOMAD_UNIT_NAME}.d/shared-volume.conf`;
@@ -101,10 +105,15 @@ export function nodeFiles(node: NodeProvisioning): readonly NodeFile[] {
         { path: INSTALL_SCRIPT_PATH, content: INSTALL_SCRIPT, permissions: "0755" },
         { path: BOOTSTRAP_SCRIPT_PATH, content: BOOTSTRAP_SCRIPT, permissions: "0755" },
         { path: BOOT_DEADLINE_SCRIPT_PATH, content: BOOT_DEADLINE_SCRIPT, permissions: "0755" },
+        { path: RENEW_TLS_SCRIPT_PATH, content: RENEW_TLS_SCRIPT, permissions: "0755" },
+        { path: IMDS_GUARD_FILE, content: renderNftRuleset(imdsGuardTable()), permissions: "0644" },
         { path: NODE_LAYOUT.consul.configFile, content: renderConsulAgentConfig(node), permissions: "0644" },
         { path: NODE_LAYOUT.nomad.configFile, content: renderNomadAgentConfig(node), permissions: "0644" },
         ...roleFiles(node),
-        ...[...systemdUnits(), bootstrapUnit(BOOTSTRAP_SCRIPT_PATH, NODE_LAYOUT.envFile), ...bootDeadlineUnits(BOOT_DEADLINE_SCRIPT_PATH, NODE_LAYOUT.envFile)]
+        ...[
+            ...systemdUnits(), imdsGuardUnit(), bootstrapUnit(BOOTSTRAP_SCRIPT_PATH, NODE_LAYOUT.envFile),
+            ...bootDeadlineUnits(BOOT_DEADLINE_SCRIPT_PATH, NODE_LAYOUT.envFile), ...tlsRenewUnits(RENEW_TLS_SCRIPT_PATH, NODE_LAYOUT.envFile),
+        ]
             .map((unit) => ({ path: unit.path, content: renderUnit(unit), permissions: "0644" as const })),
         { path: NODE_LAYOUT.resolvedDropIn, content: renderResolvedDropIn(), permissions: "0644" },
     ];
@@ -127,14 +136,16 @@ function writeFilesEntry(file: NodeFile, compress: boolean): WriteFilesEntry {
 }
 
 /**
- * install.sh, then (only if it succeeded) the bootstrap as a systemd unit that is retried until
- * the node converges, and the deadline timer that has a client replaced if it never does.
- * `--no-block`: cloud-init's runcmd must not wait for a boot that may take many retries.
+ * install.sh, then (only if it succeeded) the IMDS guard (after install.sh: the ruleset names the
+ * consul user the package creates; nomad.service requires it), the bootstrap as a systemd unit
+ * that is retried until the node converges, the deadline timer that has a client replaced if it
+ * never does, and the daily TLS renewal timer. `--no-block`: cloud-init's runcmd must not wait
+ * for a boot that may take many retries.
  */
 export function bootCommand(): string {
     const env = shellQuote(NODE_LAYOUT.envFile);
     return `${shellQuote(INSTALL_SCRIPT_PATH)} ${env} && systemctl daemon-reload && ` +
-        `systemctl enable --now --no-block ${BOOTSTRAP_UNIT_NAME} ${BOOT_DEADLINE_TIMER_NAME}`;
+        `systemctl enable --now --no-block ${IMDS_GUARD_UNIT_NAME} ${BOOTSTRAP_UNIT_NAME} ${BOOT_DEADLINE_TIMER_NAME} ${TLS_RENEW_TIMER_NAME}`;
 }
 
 export function cloudConfig(node: NodeProvisioning, compress: boolean): CloudConfig {

@@ -17,6 +17,7 @@
  */
 import { IniDocument, renderIni } from "./ini";
 import { NODE_LAYOUT } from "../agents/node-layout";
+import { IMDS_GUARD_UNIT_NAME } from "./imds-guard";
 
 /** Where the HashiCorp Debian packages install the binaries (their shipped units' ExecStart). */
 export const CONSUL_BINARY = "/usr/bin/consul";
@@ -76,7 +77,9 @@ export function nomadUnit(): SystemdUnit {
                 Description: "HashiCorp Nomad agent (spin-cloud)",
                 Documentation: "https://developer.hashicorp.com/nomad/docs",
                 Wants: [NETWORK_ONLINE, CONSUL_UNIT_NAME],
-                After: [NETWORK_ONLINE, CONSUL_UNIT_NAME],
+                // No task before the IMDS guard is loaded, and none if it failed (imds-guard.ts).
+                Requires: IMDS_GUARD_UNIT_NAME,
+                After: [NETWORK_ONLINE, CONSUL_UNIT_NAME, IMDS_GUARD_UNIT_NAME],
             },
             Service: {
                 User: NODE_LAYOUT.nomad.user,
@@ -156,6 +159,42 @@ export function bootDeadlineUnits(scriptPath: string, envFile: string): readonly
             doc: {
                 Unit: { Description: "spin-cloud boot deadline" },
                 Timer: { OnBootSec: BOOT_DEADLINE, Unit: BOOT_DEADLINE_UNIT_NAME },
+                Install: { WantedBy: "timers.target" },
+            },
+        },
+    ];
+}
+
+export const TLS_RENEW_UNIT_NAME = "spin-cloud-tls-renew.service";
+export const TLS_RENEW_TIMER_NAME = "spin-cloud-tls-renew.timer";
+
+/**
+ * Daily TLS renewal (renew-tls.sh): fetch the CA, certificate and key from SSM, replace and reload
+ * when they changed. systemd.timer(5): OnCalendar=daily; RandomizedDelaySec spreads the servers'
+ * reloads over hours instead of all at midnight; Persistent=yes runs a missed run at boot;
+ * OnBootSec also checks soon after every boot. A day between runs is far inside the 30 days
+ * `pulumi up` renews certificates ahead of expiry (components/aws/cluster-secrets.ts).
+ */
+export function tlsRenewUnits(scriptPath: string, envFile: string): readonly SystemdUnit[] {
+    return [
+        {
+            name: TLS_RENEW_UNIT_NAME,
+            path: `${NODE_LAYOUT.systemdDir}/${TLS_RENEW_UNIT_NAME}`,
+            doc: {
+                Unit: {
+                    Description: "spin-cloud: pick up renewed TLS material from SSM and reload the agents",
+                    Wants: NETWORK_ONLINE,
+                    After: [NETWORK_ONLINE, BOOTSTRAP_UNIT_NAME],
+                },
+                Service: { Type: "oneshot", ExecStart: `${scriptPath} ${envFile}`, TimeoutStartSec: "10min" },
+            },
+        },
+        {
+            name: TLS_RENEW_TIMER_NAME,
+            path: `${NODE_LAYOUT.systemdDir}/${TLS_RENEW_TIMER_NAME}`,
+            doc: {
+                Unit: { Description: "spin-cloud daily TLS renewal" },
+                Timer: { OnCalendar: "daily", RandomizedDelaySec: "4h", Persistent: "yes", OnBootSec: "1h", Unit: TLS_RENEW_UNIT_NAME },
                 Install: { WantedBy: "timers.target" },
             },
         },

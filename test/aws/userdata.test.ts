@@ -13,6 +13,7 @@ import {
     cloudConfig,
     gzipBase64,
     INSTALL_SCRIPT_PATH,
+    RENEW_TLS_SCRIPT_PATH,
     renderUserData,
     renderUserDataGzip,
     serializeCloudConfig,
@@ -26,7 +27,8 @@ import { NODE_LAYOUT } from "../../provisioning/agents/node-layout";
 import { nodeEnvEntries, renderNodeEnv } from "../../provisioning/aws/node-env";
 import { renderNomadAgentConfig } from "../../provisioning/agents/nomad-config";
 import { renderResolvedDropIn } from "../../provisioning/aws/resolved";
-import { bootDeadlineUnits, bootstrapUnit, consulUnit, nomadUnit, renderUnit } from "../../provisioning/aws/systemd-units";
+import { bootDeadlineUnits, bootstrapUnit, consulUnit, nomadUnit, renderUnit, tlsRenewUnits } from "../../provisioning/aws/systemd-units";
+import { IMDS_GUARD_FILE, imdsGuardTable, imdsGuardUnit, renderNftRuleset } from "../../provisioning/aws/imds-guard";
 import { NodeProvisioning } from "../../provisioning/types";
 import { CONSUL, NOMAD, SPIN, spinArtifact } from "../../provisioning/versions";
 import { SAMPLE_CLIENT, SAMPLE_NODES, SAMPLE_SERVER } from "../fixtures/nodes";
@@ -81,7 +83,8 @@ describe("user data", function () {
             assert.deepStrictEqual(Object.keys(doc), ["write_files", "runcmd"]);
             assert.deepStrictEqual(doc.runcmd, [
                 `'${INSTALL_SCRIPT_PATH}' '${NODE_LAYOUT.envFile}' && systemctl daemon-reload && ` +
-                "systemctl enable --now --no-block spin-cloud-bootstrap.service spin-cloud-boot-deadline.timer",
+                "systemctl enable --now --no-block spin-cloud-imds-guard.service spin-cloud-bootstrap.service spin-cloud-boot-deadline.timer " +
+                "spin-cloud-tls-renew.timer",
             ]);
             const units = writtenFiles(userData);
             const bootstrapUnit = units.get("/etc/systemd/system/spin-cloud-bootstrap.service")!.content;
@@ -137,7 +140,7 @@ describe("user data", function () {
                 .filter(([, f]) => f.content.startsWith("#!"))
                 .map(([p, f]) => ({ name: `${label(node)}:${p}`, content: f.content })),
         );
-        assert.strictEqual(scripts.length, 3 * rendered.length);
+        assert.strictEqual(scripts.length, 4 * rendered.length);
         for (const [name, result] of shellcheckSources(scripts)) {
             assert.ok(result.ok, `${name}\n${result.output}`);
         }
@@ -164,6 +167,8 @@ describe("user data", function () {
                 [INSTALL_SCRIPT_PATH, readFileSync(path.join(SCRIPTS, "install.sh"), "utf8")],
                 [BOOTSTRAP_SCRIPT_PATH, readFileSync(path.join(SCRIPTS, "bootstrap.sh"), "utf8")],
                 ["/opt/spin-cloud/bin/boot-deadline.sh", readFileSync(path.join(SCRIPTS, "boot-deadline.sh"), "utf8")],
+                [RENEW_TLS_SCRIPT_PATH, readFileSync(path.join(SCRIPTS, "renew-tls.sh"), "utf8")],
+                [IMDS_GUARD_FILE, renderNftRuleset(imdsGuardTable())],
                 [NODE_LAYOUT.consul.configFile, renderConsulAgentConfig(node)],
                 [NODE_LAYOUT.nomad.configFile, renderNomadAgentConfig(node)],
                 ...(node.role === "server"
@@ -171,7 +176,8 @@ describe("user data", function () {
                     : []),
                 [`${NODE_LAYOUT.systemdDir}/consul.service`, renderUnit(consulUnit())],
                 [`${NODE_LAYOUT.systemdDir}/nomad.service`, renderUnit(nomadUnit())],
-                ...[bootstrapUnit(BOOTSTRAP_SCRIPT_PATH, NODE_LAYOUT.envFile), ...bootDeadlineUnits("/opt/spin-cloud/bin/boot-deadline.sh", NODE_LAYOUT.envFile)]
+                ...[imdsGuardUnit(), bootstrapUnit(BOOTSTRAP_SCRIPT_PATH, NODE_LAYOUT.envFile), ...bootDeadlineUnits("/opt/spin-cloud/bin/boot-deadline.sh", NODE_LAYOUT.envFile),
+                    ...tlsRenewUnits(RENEW_TLS_SCRIPT_PATH, NODE_LAYOUT.envFile)]
                     .map((u) => [u.path, renderUnit(u)] as [string, string]),
                 [NODE_LAYOUT.resolvedDropIn, renderResolvedDropIn()],
                 ...(node.role === "client" && node.sharedVolume
@@ -182,7 +188,7 @@ describe("user data", function () {
             assert.deepStrictEqual([...files.keys()].sort(), [...expected.keys()].sort(), label(node));
             for (const [p, content] of expected) {
                 assert.strictEqual(files.get(p)!.content, content, `${label(node)}: ${p}`);
-                const exec = p === INSTALL_SCRIPT_PATH || p === BOOTSTRAP_SCRIPT_PATH || p.endsWith("/boot-deadline.sh");
+                const exec = p === INSTALL_SCRIPT_PATH || p === BOOTSTRAP_SCRIPT_PATH || p === RENEW_TLS_SCRIPT_PATH || p.endsWith("/boot-deadline.sh");
                 assert.strictEqual(files.get(p)!.permissions, exec ? "0755" : "0644", p);
             }
         }
@@ -260,7 +266,8 @@ describe("systemd units and resolved drop-in", () => {
         const unit = renderUnit(nomadUnit());
         assert.deepStrictEqual(field(unit, "KillMode"), ["process"]);
         assert.deepStrictEqual(field(unit, "Wants"), ["network-online.target", "consul.service"]);
-        assert.deepStrictEqual(field(unit, "After"), ["network-online.target", "consul.service"]);
+        assert.deepStrictEqual(field(unit, "After"), ["network-online.target", "consul.service", "spin-cloud-imds-guard.service"]);
+        assert.deepStrictEqual(field(unit, "Requires"), ["spin-cloud-imds-guard.service"]);
         assert.deepStrictEqual(field(unit, "ExecStart"), [`/usr/bin/nomad agent -config=${NODE_LAYOUT.nomad.configDir}`]);
         assert.deepStrictEqual(field(unit, "ExecReload"), ["/bin/kill -HUP $MAINPID"]);
         assert.deepStrictEqual(field(unit, "Restart"), ["on-failure"]);

@@ -46,7 +46,9 @@ check_host() {
 install_prerequisites() {
   log "installing prerequisites"
   retry 5 10 "apt-get update" apt_get update -q
-  apt_get install -y -q ca-certificates curl gnupg jq lsb-release
+  # nftables: the IMDS guard (provisioning/aws/imds-guard.ts); openssl: renew-tls.sh checks the
+  # certificates it fetches.
+  apt_get install -y -q ca-certificates curl gnupg jq lsb-release nftables openssl
 }
 
 # Prints the fingerprints of the primary keys in an OpenPGP key file, one per line.
