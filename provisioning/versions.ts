@@ -139,10 +139,41 @@ export interface ContainerImage {
     readonly tag: string;
     /** `sha256:<64 hex>` of the image (a multi-arch index digest covers every architecture). */
     readonly digest: string | null;
+    /**
+     * The platforms this reference is known to provide, each with where that was verified (for a
+     * digest: `docker buildx imagetools inspect` output). A platform not listed is refused for
+     * nodes of that architecture (checkedImageArchitecture), so a guess never reaches `up`.
+     */
+    readonly verifiedPlatforms: Readonly<Partial<Record<ImagePlatform, string>>>;
+}
+
+/** OCI platform names (image index `platform.os/architecture`). */
+export type ImagePlatform = "linux/amd64" | "linux/arm64";
+
+/** The OCI platform of a node architecture (`arm64` → `linux/arm64`, `x86_64` → `linux/amd64`). */
+export function imagePlatform(architecture: Architecture): ImagePlatform {
+    return `linux/${debianArchitecture(architecture)}`;
+}
+
+/**
+ * `image` for nodes of `architecture`, or an error naming `architecture` when the image is not
+ * verified to exist for it (a pull would fail on every client, or the binary would not run, and
+ * `up` would stop only after the job's deployment deadline).
+ */
+export function checkedImageArchitecture(image: ContainerImage, architecture: Architecture, what: string): ContainerImage {
+    const platform = imagePlatform(architecture);
+    if (image.verifiedPlatforms[platform] !== undefined) return image;
+    const verified = Object.keys(image.verifiedPlatforms);
+    throw new Error(
+        `architecture = "${architecture}" is not allowed with ${what} ${containerImageReference(image)}: ` +
+        `it is verified only for ${verified.length ? verified.join(", ") : "no platform"}, not ${platform}. ` +
+        `Set spin-cloud:architecture to ${architecture === "arm64" ? "x86_64" : "arm64"} with matching serverInstanceType and clientInstanceType` +
+        `${architecture === "arm64" ? " (e.g. t3.small and t3.medium)" : ""}, or verify an image that has ${platform} and record it, ` +
+        `with its digest and where you verified it, in provisioning/versions.ts (docs/bindle.md "Before the first deploy")`);
 }
 
 /** The reference docker pulls: `repository@digest` when a digest is recorded, else `repository:tag`. */
-export function containerImageReference(image: ContainerImage): string {
+export function containerImageReference(image: Pick<ContainerImage, "repository" | "tag" | "digest">): string {
     if (image.digest === null) {
         return `${image.repository}:${image.tag}`;
     }
@@ -160,6 +191,15 @@ export function containerImageReference(image: ContainerImage): string {
  * fermyon/installer aws/terraform/multiple-nodes/vm_assets/job/bindle.nomad runs
  * `image = "ghcr.io/fermyon/bindle:v0.8.2"` with the docker driver. No digest of that image was
  * found in any stored copy, so it is pinned by its exact tag until one is recorded here.
+ *
+ * Platforms: only linux/amd64 is known, from use: fermyon/installer ran that job on its
+ * `instance_type` default `t2.medium` (x86_64; aws/terraform/multiple-nodes/variables.tf). Nothing
+ * shows a linux/arm64 variant: deislabs/bindle has no Dockerfile at tag v0.8.2 (so the image was
+ * not built by Bindle's release job), and the v0.9.x release job (`.github/workflows/release.yaml`
+ * at v0.9.1, job `docker-image`) runs docker/build-push-action@v3 without a `platforms` input, which
+ * builds the runner's platform only (linux/amd64), to ghcr.io/deislabs/bindle. Searched (issues,
+ * docs, pages) for a multi-arch index or a digest of either image: none found. So arm64 nodes are
+ * refused for this image (checkedImageArchitecture) until a verified one is recorded.
  */
 export interface BindleRelease {
     readonly version: string;
@@ -168,7 +208,10 @@ export interface BindleRelease {
 
 export const BINDLE: BindleRelease = {
     version: "0.8.2",
-    image: { repository: "ghcr.io/fermyon/bindle", tag: "v0.8.2", digest: null },
+    image: {
+        repository: "ghcr.io/fermyon/bindle", tag: "v0.8.2", digest: null,
+        verifiedPlatforms: { "linux/amd64": "fermyon/installer aws/terraform/multiple-nodes: this image under Nomad's docker driver on t2.medium (x86_64)" },
+    },
 };
 
 /** What a stack can name in `spin-cloud:expectedVersions`: every product a node or job downloads. */

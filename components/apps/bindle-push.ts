@@ -15,8 +15,12 @@
  * new server and starts its revisions there; the old server is not touched (no yank, no delete
  * that would fail on every later `up` once it is gone).
  *
+ * Before its first write a push waits until the server answers through `serverUrl`: a streak of
+ * successful GET /healthz (components/bindle/ready.ts, input `readiness`), bounded, so a push right
+ * after Bindle's deployment does not race the operator load balancer's health checks.
+ *
  * The provider object is serialized into the stack (Pulumi "Function serialization" and "Dynamic
- * providers"): its functions capture only this module's helpers, the bindle client/invoice/push
+ * providers"): its functions capture only this module's helpers, the bindle client/invoice/push/ready
  * modules and Node built-ins, never a Pulumi object or a big value.
  */
 import * as crypto from "crypto";
@@ -25,6 +29,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { bindleClient, BindleClientOptions, BindleError } from "../bindle/client";
 import { bindleId, Invoice, parseInvoice, renderInvoice, signInvoice } from "../bindle/invoice";
 import { checkedKeep, DEFAULT_KEEP_REVISIONS, pushBindle, retainRevisions, yankedRecovery } from "../bindle/push";
+import { checkedReadiness, Readiness, waitUntilServing } from "../bindle/ready";
 import type { SpinAppPackage } from "./manifest";
 
 export interface PushParcel {
@@ -53,6 +58,11 @@ export interface BindlePushInputs {
     readonly yankExpired?: boolean;
     /** Run this bindle id instead of the pushed content (rollback); it must be on the server, intact and not yanked. */
     readonly pinnedBindleId?: string;
+    /**
+     * Before its first write, a push waits for this many successful GET /healthz in a row through
+     * `serverUrl` (components/bindle/ready.ts; default 15, 1 s apart, at most 5 minutes). Not part of the diff.
+     */
+    readonly readiness?: Readiness;
 }
 
 export interface RevisionParcel { readonly path: string; readonly sha256: string }
@@ -123,6 +133,9 @@ async function pushAndRetain(inputs: BindlePushInputs, previous: readonly string
         ? renderInvoice(signInvoice(invoice, { by: inputs.signerName as string, privateKey: inputs.signingKey }, "creator"))
         : inputs.invoiceToml;
     const client = bindleClient(clientOptions(inputs));
+    // The server must answer through this URL before the first write (a push right after Bindle's
+    // deployment races the operator load balancer's health checks; the client's own retries last ~2 s).
+    await waitUntilServing(inputs, inputs.readiness);
     await pushBindle(client, inputs.serverUrl, id, body, (sha) => {
         const parcel = bySha.get(sha);
         if (!parcel) throw new Error(`BindlePush ${id}: the server reports parcel ${sha} missing, which the invoice does not list`);
@@ -164,6 +177,7 @@ export const bindlePushProvider: pulumi.dynamic.ResourceProvider<BindlePushInput
         if (known(news.serverUrl) && !/^https?:\/\/[^/]/.test(news.serverUrl)) failures.push({ property: "serverUrl", reason: `must be an http(s) URL (got "${news.serverUrl}")` });
         if (news.signingKey !== undefined && news.signerName === undefined) failures.push({ property: "signerName", reason: "required with signingKey" });
         try { checkedKeep(news.keepRevisions); } catch (e) { failures.push({ property: "keepRevisions", reason: (e as Error).message }); }
+        try { checkedReadiness(news.readiness); } catch (e) { failures.push({ property: "readiness", reason: (e as Error).message }); }
         if (known(news.pinnedBindleId) && !/^[A-Za-z0-9_.+-]+(\/[A-Za-z0-9_.+-]+)+$/.test(news.pinnedBindleId)) {
             failures.push({ property: "pinnedBindleId", reason: `must be a bindle id <name>/<version> (got "${news.pinnedBindleId}")` });
         }
@@ -186,7 +200,7 @@ export const bindlePushProvider: pulumi.dynamic.ResourceProvider<BindlePushInput
         if ((news.keepRevisions ?? DEFAULT_KEEP_REVISIONS) !== (olds.keepRevisions ?? DEFAULT_KEEP_REVISIONS)) changed.push("keepRevisions");
         if ((news.yankExpired ?? false) !== (olds.yankExpired ?? false)) changed.push("yankExpired");
         if (news.pinnedBindleId !== olds.pinnedBindleId) changed.push("pinnedBindleId");
-        // appDir, absolute paths and the signing key do not change what is on the server.
+        // appDir, absolute paths, the signing key and readiness do not change what is on the server.
         const changes = changed.length > 0 || news.caPem !== olds.caPem || news.username !== olds.username || news.password !== olds.password;
         return { changes, replaces: [], deleteBeforeReplace: false };
     },

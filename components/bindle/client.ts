@@ -93,7 +93,7 @@ const EXPECT_CONTINUE_BYTES = 64 * 1024;
 /** Sent anyway when the server neither continues nor answers within this time (RFC 9110 10.1.1). */
 const CONTINUE_WAIT_MS = 2_000;
 
-function requestOnce(opts: BindleClientOptions, method: string, url: URL, body: Buffer | undefined, contentType: string | undefined): Promise<{ status: number; body: Buffer }> {
+function requestOnce(opts: BindleClientOptions, method: string, url: URL, body: Buffer | undefined, contentType: string | undefined, freshConnection = false): Promise<{ status: number; body: Buffer }> {
     const headers: Record<string, string | number> = { Accept: TOML_MEDIA_TYPE };
     if (body) { headers["Content-Type"] = contentType ?? "application/octet-stream"; headers["Content-Length"] = body.length; }
     // bindle-server answers a refused parcel upload (409 exists / write in progress, 403 yanked)
@@ -104,7 +104,12 @@ function requestOnce(opts: BindleClientOptions, method: string, url: URL, body: 
     if (expectContinue) headers.Expect = "100-continue";
     if (opts.username !== undefined) headers.Authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password ?? ""}`).toString("base64")}`;
     const isHttps = url.protocol === "https:";
-    const requestOptions: https.RequestOptions = { method, headers, timeout: opts.timeoutMs ?? 60_000, ...(isHttps && opts.caPem ? { ca: opts.caPem } : {}) };
+    const requestOptions: https.RequestOptions = {
+        method, headers, timeout: opts.timeoutMs ?? 60_000, ...(isHttps && opts.caPem ? { ca: opts.caPem } : {}),
+        // `agent: false`: a new connection for this request only (Node's global agent keeps
+        // connections alive since Node 19, and a kept connection would always reach the same target).
+        ...(freshConnection ? { agent: false } : {}),
+    };
     return new Promise((resolve, reject) => {
         const req = (isHttps ? https : http).request(url, requestOptions, (res) => {
             const chunks: Buffer[] = [];
@@ -125,6 +130,14 @@ function requestOnce(opts: BindleClientOptions, method: string, url: URL, body: 
         req.on("continue", send);
         req.on("response", () => { clearTimeout(timer); if (!sent) { sent = true; req.end(); } });
     });
+}
+
+/**
+ * One GET of `url` on a new connection, without retries and without credentials: a readiness
+ * probe (components/bindle/ready.ts). Rejects on connection and TLS errors (with `code`).
+ */
+export function probeOnce(opts: Pick<BindleClientOptions, "caPem" | "timeoutMs">, url: string): Promise<{ status: number; body: Buffer }> {
+    return requestOnce({ serverUrl: url, caPem: opts.caPem, timeoutMs: opts.timeoutMs }, "GET", new URL(url), undefined, undefined, true);
 }
 
 /** One request with bounded retries (exponential backoff) on connection errors and 5xx. */

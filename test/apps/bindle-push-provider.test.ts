@@ -9,7 +9,7 @@ import * as path from "path";
 import { BindlePush, BindlePushInputs, bindlePushProvider, pushContent } from "../../components/apps/bindle-push";
 import { bindleId, buildInvoice, generateSigningKey } from "../../components/bindle/invoice";
 import { readSpinApp } from "../../components/apps/manifest";
-import { FakeBindle, HELLO, helloInvoice, rejects } from "../harness/fake-bindle";
+import { FakeBindle, HELLO, helloInvoice, QUICK_READINESS, rejects } from "../harness/fake-bindle";
 import { MockResource, evaluateStack, isSecretInput, ofType } from "../harness/mocks";
 
 describe("BindlePush dynamic provider (after closure serialization)", function () {
@@ -42,7 +42,7 @@ describe("BindlePush dynamic provider (after closure serialization)", function (
 
     const inputsFor = (dir: string, extra: Partial<BindlePushInputs> = {}): BindlePushInputs => {
         const pkg = readSpinApp(dir);
-        return { serverUrl: server.url, ...pushContent(pkg, buildInvoice(pkg)), ...extra };
+        return { serverUrl: server.url, readiness: QUICK_READINESS, ...pushContent(pkg, buildInvoice(pkg)), ...extra };
     };
 
     it("create pushes the invoice and only the missing parcels; outputs the id and shas", async () => {
@@ -101,6 +101,25 @@ describe("BindlePush dynamic provider (after closure serialization)", function (
         fs.appendFileSync(path.join(tmp, "assets", "icons", "logo.svg"), " ");
         assert.deepStrictEqual(await provider.diff!(id, outs!, inputsFor(tmp, { username: "u", password: "p" })), { changes: true, replaces: [], deleteBeforeReplace: false });
         assert.deepStrictEqual(await provider.diff!(id, outs!, { ...inputs, keepRevisions: 2 }), { changes: true, replaces: [], deleteBeforeReplace: false });
+        assert.deepStrictEqual(await provider.diff!(id, outs!, { ...inputs, readiness: { consecutive: 3 } }), { changes: false, replaces: [], deleteBeforeReplace: false }, "readiness is how to push, not what");
+    });
+
+    it("waits for a streak of GET /healthz before its first write; gives up bounded, having written nothing", async () => {
+        server.healthFailures = 3;
+        let checksAtFirstWrite = -1;
+        server.onInvoiceCreated = () => { if (checksAtFirstWrite < 0) checksAtFirstWrite = server.healthChecks; };
+        await provider.create(inputsFor(tmp, { readiness: { consecutive: 2, intervalMs: 10, timeoutMs: 5_000 } }));
+        assert.strictEqual(checksAtFirstWrite, 3 + 2, "the invoice is posted only after 3 failed and 2 good checks");
+        assert.strictEqual(server.log[0].path, "/v1/_i", "the first request to the API is the invoice");
+
+        const fresh = await new FakeBindle().start();
+        try {
+            fresh.healthFailures = 1_000;
+            await rejects(provider.create({ ...inputsFor(tmp, { readiness: { consecutive: 2, intervalMs: 20, timeoutMs: 300 } }), serverUrl: fresh.url }),
+                undefined, "is not ready", "2 consecutive successful GET /healthz", `before writing to ${fresh.url}`);
+            assert.ok(fresh.healthChecks >= 5, String(fresh.healthChecks));
+            assert.strictEqual(fresh.log.length, 0, "nothing was written");
+        } finally { await fresh.stop(); }
     });
 
     it("check reports invoice parcels without a local file and a bad server URL", async () => {
@@ -110,6 +129,9 @@ describe("BindlePush dynamic provider (after closure serialization)", function (
         assert.ok(failures![1].reason.includes(`"${inputs.parcels[0].path}"`));
         assert.deepStrictEqual((await provider.check!(inputs, { ...inputs, signingKey: "k" })).failures, [{ property: "signerName", reason: "required with signingKey" }]);
         assert.deepStrictEqual((await provider.check!(inputs, inputs)).failures, []);
+        const bad = (await provider.check!(inputs, { ...inputs, readiness: { consecutive: 0 } })).failures!;
+        assert.deepStrictEqual(bad.map((f) => f.property), ["readiness"]);
+        assert.match(bad[0].reason, /readiness\.consecutive = 0 is not allowed: an integer from 1 to 100/);
     });
 
     it("registers as a spin-cloud:BindlePush dynamic resource with the password and signing key secret", () => {

@@ -9,7 +9,7 @@ import * as path from "path";
 import { BindlePush, BindlePushInputs, bindlePushProvider, pushContent } from "../../components/apps/bindle-push";
 import { bindleId, buildInvoice } from "../../components/bindle/invoice";
 import { readSpinApp } from "../../components/apps/manifest";
-import { FakeBindle, HELLO, rejects } from "../harness/fake-bindle";
+import { FakeBindle, HELLO, QUICK_READINESS, rejects } from "../harness/fake-bindle";
 import { evaluateStack, ofType } from "../harness/mocks";
 
 describe("BindlePush revisions and confirmed uploads (after closure serialization)", function () {
@@ -35,7 +35,7 @@ describe("BindlePush revisions and confirmed uploads (after closure serializatio
 
     const inputsFor = (extra: Partial<BindlePushInputs> = {}): BindlePushInputs => {
         const pkg = readSpinApp(tmp);
-        return { serverUrl: server.url, ...pushContent(pkg, buildInvoice(pkg)), ...extra };
+        return { serverUrl: server.url, readiness: QUICK_READINESS, ...pushContent(pkg, buildInvoice(pkg)), ...extra };
     };
     const edit = (text: string) => fs.writeFileSync(path.join(tmp, "static", "index.html"), text);
 

@@ -41,6 +41,9 @@ export class FakeBindle {
     /** Uploads of a sha answered 409 (another writer's `.part` file) this many times, then accepted. */
     readonly inProgress = new Map<string, number>();
     url = "";
+    /** GET /healthz seen, and how many more to fail (the connection is destroyed, as a fail-open NLB does). */
+    healthChecks = 0;
+    healthFailures = 0;
     private server?: http.Server;
 
     async start(tls?: { key: string; cert: string }): Promise<this> {
@@ -71,6 +74,14 @@ export class FakeBindle {
 
     private handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse) {
         const url = new URL(req.url ?? "/", "http://fake");
+        // bindle-server's /healthz (outside /v1, plain "OK" in 0.8.2): answered before the log and the faults.
+        if (url.pathname === "/healthz") {
+            this.healthChecks++;
+            if (this.healthFailures > 0) { this.healthFailures--; res.destroy(); return; }
+            res.writeHead(200, { "Content-Type": "text/plain" });
+            res.end("OK");
+            return;
+        }
         this.log.push({ method: req.method ?? "", path: url.pathname, auth: req.headers.authorization, contentType: req.headers["content-type"] });
         const fault = this.faults.shift() ?? this.failAll;
         if (fault) return this.reply(res, fault, { error: `injected ${fault}` });
@@ -169,3 +180,6 @@ export async function rejects(promise: Promise<unknown>, status: number | undefi
     }
     throw new Error(`expected a rejection mentioning ${fragments.join(", ")}`);
 }
+
+/** BindlePush `readiness` for tests against a fake that is up already: one GET /healthz. */
+export const QUICK_READINESS = { consecutive: 1, intervalMs: 10, timeoutMs: 2_000 } as const;

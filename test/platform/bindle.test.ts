@@ -16,6 +16,7 @@ import {
     BINDLE_VERIFICATION_STRATEGY,
     bindleApiUrl,
     bindleJob,
+    checkedBindleImage,
     BindleJobInput,
     bindleServerArgs,
     containerPathOf,
@@ -24,12 +25,18 @@ import {
 import { NomadJob, NomadTemplate, SECOND_NS } from "../../provisioning/jobs/nomad-api";
 import { BINDLE_HOST_VOLUME, BINDLE_PORT, CLIENT_NODE_CLASS, JOB_IDS, jobVariablePath, SERVICE_NAMES } from "../../provisioning/platform";
 import { Architecture } from "../../provisioning/types";
-import { BINDLE, containerImageReference } from "../../provisioning/versions";
+import { BINDLE, checkedImageArchitecture, ContainerImage, containerImageReference, imagePlatform } from "../../provisioning/versions";
 import { assertValidNomadJob } from "../harness/nomad-job-schema";
 import { runResourcePolicies } from "../fixtures/policy/harness";
 import { JOB_CONFIG, jobResource } from "../fixtures/policy/jobs";
 
-const INPUT: BindleJobInput = { datacenters: ["dc-test"], architecture: "arm64" };
+// x86_64: the only architecture the pinned image is verified for (versions.ts BINDLE.image).
+const INPUT: BindleJobInput = { datacenters: ["dc-test"], architecture: "x86_64" };
+/** A stand-in for an image verified for both platforms, to test what does not depend on the image. */
+const MULTI_ARCH: ContainerImage = {
+    ...BINDLE.image, digest: "sha256:" + "cd".repeat(32),
+    verifiedPlatforms: { "linux/amd64": "test", "linux/arm64": "test" },
+};
 const ARCHITECTURES: readonly Architecture[] = ["arm64", "x86_64"];
 const VARIABLE = jobVariablePath(JOB_IDS.bindle);
 
@@ -66,7 +73,7 @@ describe("bindle job", () => {
 
     it("is a valid Nomad job for both architectures", () => {
         for (const architecture of ARCHITECTURES) {
-            assertValidNomadJob(bindleJob({ ...INPUT, architecture }), `bindle ${architecture}`);
+            assertValidNomadJob(bindleJob({ ...INPUT, architecture, image: MULTI_ARCH }), `bindle ${architecture}`);
         }
     });
 
@@ -81,7 +88,7 @@ describe("bindle job", () => {
 
     it("runs only on spin clients of the stack's architecture", () => {
         for (const [architecture, goarch] of [["arm64", "arm64"], ["x86_64", "amd64"]] as const) {
-            assert.deepEqual(bindleJob({ ...INPUT, architecture }).Constraints, [
+            assert.deepEqual(bindleJob({ ...INPUT, architecture, image: MULTI_ARCH }).Constraints, [
                 { LTarget: "${node.class}", RTarget: CLIENT_NODE_CLASS, Operand: "=" },
                 { LTarget: "${attr.cpu.arch}", RTarget: goarch, Operand: "=" },
             ]);
@@ -221,7 +228,7 @@ describe("bindle job", () => {
         const text = renderBindleJobspec(INPUT);
         assert.equal(text, renderBindleJobspec({ ...INPUT, datacenters: [...INPUT.datacenters] }));
         assert.deepEqual(JSON.parse(text), { Job: bindleJob(INPUT) });
-        assert.notEqual(text, renderBindleJobspec({ ...INPUT, architecture: "x86_64" }));
+        assert.notEqual(text, renderBindleJobspec({ ...INPUT, architecture: "arm64", image: MULTI_ARCH }));
     });
 
     it("passes the spin-cloud-guard policy pack", async () => {
@@ -251,5 +258,24 @@ describe("bindle client requirements and image pinning", () => {
         assert.throws(() => containerImageReference({ repository: "r/x", tag: "v1", digest: "sha256:ABC" }), /64 lowercase hex/);
         assert.equal(BINDLE.image.tag, `v${BINDLE.version}`);
         assert.notEqual(BINDLE.image.tag, "latest");
+    });
+
+    it("checkedBindleImage refuses arm64 clients with the pinned image (verified for linux/amd64 only), naming architecture and the way out", () => {
+        assert.deepEqual(Object.keys(BINDLE.image.verifiedPlatforms), ["linux/amd64"], "no arm64 variant or digest is verified anywhere (versions.ts)");
+        assert.deepEqual([imagePlatform("arm64"), imagePlatform("x86_64")], ["linux/arm64", "linux/amd64"]);
+        for (const attempt of [() => checkedBindleImage("arm64"), () => checkedImageArchitecture(BINDLE.image, "arm64", "the Bindle image")]) {
+            assert.throws(attempt, (e: Error) => {
+                for (const part of ['architecture = "arm64" is not allowed with the Bindle image ghcr.io/fermyon/bindle:v0.8.2',
+                    "verified only for linux/amd64, not linux/arm64", "spin-cloud:architecture to x86_64", "serverInstanceType", "clientInstanceType",
+                    "provisioning/versions.ts", "Before the first deploy"]) {
+                    assert.ok(e.message.includes(part), `"${e.message}" lacks "${part}"`);
+                }
+                return true;
+            });
+        }
+        assert.equal(checkedBindleImage("x86_64"), BINDLE.image);
+        // An image recorded as verified for arm64 is accepted there; one verified for nothing is refused everywhere.
+        assert.equal(checkedBindleImage("arm64", MULTI_ARCH), MULTI_ARCH);
+        assert.throws(() => checkedImageArchitecture({ ...BINDLE.image, verifiedPlatforms: {} }, "x86_64", "the Bindle image"), /verified only for no platform, not linux\/amd64/);
     });
 });

@@ -21,11 +21,14 @@ export function appCopy(dir: string, wasmBytes = 64 * 1024): string {
 
 export const editPage = (dir: string, text: string) => fs.writeFileSync(path.join(dir, "static", "index.html"), text);
 
-/** BindlePush inputs as SpinApp builds them (components/apps/spin-app.ts), signed with the creator key. */
-export function inputsFor(b: RealBindle, dir: string, extra: Partial<BindlePushInputs> = {}): BindlePushInputs {
+/**
+ * BindlePush inputs as SpinApp builds them (components/apps/spin-app.ts), signed with the creator
+ * key; the server is up already, so the readiness wait is short (readiness.test.ts waits for real).
+ */
+export function inputsFor(b: Pick<RealBindle, "username" | "password" | "creator"> & { url?: string; directUrl: string }, dir: string, extra: Partial<BindlePushInputs> = {}): BindlePushInputs {
     const pkg = readSpinApp(dir);
     return {
-        serverUrl: b.url, username: b.username, password: b.password,
+        serverUrl: b.url ?? b.directUrl, username: b.username, password: b.password, readiness: { consecutive: 2, intervalMs: 50 },
         signingKey: b.creator.keypair, signerName: "spin-cloud pulumi",
         ...pushContent(pkg, buildInvoice(pkg, { name: `spin-cloud/real/${path.basename(dir)}` })), ...extra,
     };

@@ -40,8 +40,20 @@ export interface RealBindle {
 
 const seed = () => crypto.randomBytes(32).toString("base64");
 
+/** What is known before the process starts (its files are written, its port chosen). */
+export type PreparedBindle = Pick<RealBindle, "version" | "directUrl" | "store" | "username" | "password" | "creator" | "host">;
+
+export interface StartOptions {
+    /** Listen on this port (default: a free one). */
+    readonly port?: number;
+    /** Called once the files are written, before the process starts. */
+    readonly onPrepared?: (prepared: PreparedBindle) => void;
+    /** Wait this long between onPrepared and starting the process. */
+    readonly startDelayMs?: number;
+}
+
 /** Starts one version; the caller's Processes stops it. */
-export async function startBindle(version: BindleVersion, processes: Processes): Promise<RealBindle & { close(): Promise<void> }> {
+export async function startBindle(version: BindleVersion, processes: Processes, opts: StartOptions = {}): Promise<RealBindle & { close(): Promise<void> }> {
     const binary = onPath(bindleBinary(version));
     if (!binary) throw new Error(`${bindleBinary(version)} not on PATH`);
     const root = processes.keepDir(tempDir(`bindle-${version}`));
@@ -58,8 +70,11 @@ export async function startBindle(version: BindleVersion, processes: Processes):
     fs.writeFileSync(path.join(taskDir, BINDLE_TEMPLATE_PATHS.signingKeys), renderSecretKeyFile([host]), { mode: 0o400 });
     fs.writeFileSync(path.join(taskDir, BINDLE_TEMPLATE_PATHS.keyring), renderKeyring([host, creator]));
 
-    const port = await freePort();
+    const port = opts.port ?? await freePort();
     const store = path.join(root, "data", "bindles");
+    const directUrl = `http://${LOOPBACK}:${port}/v1`;
+    opts.onPrepared?.({ version, directUrl, store, username: BINDLE_PUSH_USER, password, creator, host });
+    if (opts.startDelayMs) await new Promise((r) => setTimeout(r, opts.startDelayMs));
     const args = bindleServerArgs({ address: `${LOOPBACK}:${port}`, directory: store })
         .map((a) => a.replace("${NOMAD_SECRETS_DIR}", secretsDir).replace("${NOMAD_TASK_DIR}", path.join(taskDir, "local")));
     const env = { ...process.env, ...bindleTask({ driver: "raw_exec", bindleServerBinary: binary, port, dataDir: path.join(root, "data") }, { cpuMhz: 100, memoryMb: 128 }).Env };
@@ -70,7 +85,7 @@ export async function startBindle(version: BindleVersion, processes: Processes):
     }, 30_000);
 
     const { url, seen, close } = await recordingProxy(port);
-    return { version, directUrl: `http://${LOOPBACK}:${port}/v1`, url, store, username: BINDLE_PUSH_USER, password, creator, host, process: started, seen, close };
+    return { version, directUrl, url, store, username: BINDLE_PUSH_USER, password, creator, host, process: started, seen, close };
 }
 
 /** A loopback proxy that forwards every request to `port` and records `METHOD path`. */
