@@ -47,6 +47,13 @@ export interface SpinAppArgs {
     variables?: Record<string, string>;
     /** Secret Spin application variables: kept as Pulumi secrets, handed over as a Nomad Variable. */
     secretVariables?: Record<string, pulumi.Input<string>>;
+    /**
+     * The readiness check: `GET <path>` on every instance must answer 2xx (Consul's HTTP check)
+     * before a new version takes traffic and its canary is promoted. Default: the first public
+     * route of spin.toml without parameters (`/...` → `/`, `/api/...` → `/api/`), `/` for a
+     * prebuilt bindle. README "Declaring apps".
+     */
+    healthCheck?: { path?: string };
     /** Rolling update; defaults: one canary, auto-promote, auto-revert. */
     update?: Partial<SpinAppUpdate>;
     /**
@@ -68,7 +75,12 @@ export interface SpinAppArgs {
     revision?: string;
 }
 
-export const SPIN_APP_DEFAULTS = { instances: 2, cpuMhz: 100, memoryMb: 128, keepRevisions: DEFAULT_KEEP_REVISIONS } as const;
+/**
+ * `memoryMb` 512: Spin compiles the component when an allocation starts, with no cache, under a
+ * hard cgroup limit; the engine Spin 3.4 embeds (wasmtime 36.0.1) peaks at 371 MB compiling and
+ * serving the 12 MB example JS component (bench/spin-memory.ts, README "Declaring apps").
+ */
+export const SPIN_APP_DEFAULTS = { instances: 2, cpuMhz: 100, memoryMb: 512, keepRevisions: DEFAULT_KEEP_REVISIONS } as const;
 
 /** `revisions` and `revision` checked: keep within 1–50, a pin only for a `source` app, as a bindle id. */
 export function checkRevisions(app: string, args: SpinAppArgs): { keep: number; yankExpired: boolean; pinned?: string } {
@@ -145,6 +157,20 @@ export function claimRoutes(platform: AppPlatform, app: string, routing: SpinApp
         }
     }
     claims.forEach(([, , key]) => routes.set(key, app));
+}
+
+/**
+ * The app has an HTTP trigger: the job serves it behind Traefik, passes `--listen` (which only
+ * the HTTP trigger takes: spinframework/spin v3.4.0 src/commands/up.rs matches each trigger's
+ * options, and a lone non-HTTP trigger rejects it) and health-checks it over HTTP. Other triggers
+ * beside an HTTP one run in the same `spin up`.
+ */
+export function checkTriggers(app: string, triggers: readonly { readonly type: string }[]): void {
+    if (!triggers.some((t) => t.type === "http")) {
+        const types = [...new Set(triggers.map((t) => t.type))].sort();
+        throw new SpinAppArgumentError(app, "source", `spin.toml with ${types.length ? types.map((t) => `[[trigger.${t}]]`).join(", ") : "no trigger"}`,
+            "an app with at least one [[trigger.http]]: spin-cloud routes, health-checks and serves HTTP apps (README \"Declaring apps\")");
+    }
 }
 
 /** Every variable the manifest requires is given, and secret ones only as secrets. */

@@ -6,8 +6,10 @@ import { buildInvoice, bindleId as bindleIdOf } from "../bindle/invoice";
 import { BindlePush, pushContent } from "./bindle-push";
 import { readSpinApp } from "./manifest";
 import { checkedAppStores, CheckedAppStores, hasAppStores } from "./stores";
+import { readinessFor, secretsDigestOutput } from "./app-health";
+import type { SpinHttpRoute } from "./manifest";
 import { jobSecrets, registerJob } from "../platform/nomad-access";
-import { SPIN_APP_DEFAULTS, SpinAppArgs, appOrigin, checkRevisions, checkVariables, claimRoutes, routingFor } from "./spin-app-args";
+import { SPIN_APP_DEFAULTS, SpinAppArgs, appOrigin, checkRevisions, checkTriggers, checkVariables, claimRoutes, routingFor } from "./spin-app-args";
 
 export { PrebuiltBindle, SPIN_APP_DEFAULTS, RESERVED_PATH_PREFIXES, SpinAppArgs, SpinAppArgumentError } from "./spin-app-args";
 
@@ -21,6 +23,8 @@ interface AppContent {
     readonly pinned?: string;
     /** Labels the app uses: its spin.toml's, or for a prebuilt bindle the `stores` keys. */
     readonly declaredStores: { readonly keyValue: readonly string[]; readonly sqlite: readonly string[] };
+    /** spin.toml's HTTP routes (none known for a prebuilt bindle). */
+    readonly routes?: readonly SpinHttpRoute[];
 }
 
 function appContent(name: string, args: SpinAppArgs, platform: AppPlatform): AppContent {
@@ -34,6 +38,7 @@ function appContent(name: string, args: SpinAppArgs, platform: AppPlatform): App
             };
         case "source": {
             const pkg = readSpinApp(path.resolve(origin.dir));
+            checkTriggers(name, pkg.triggers);
             checkVariables(name, pkg.variables, args);
             const invoice = buildInvoice(pkg, { name: `spin-cloud/${platform.clusterName}/${name}` });
             const bindle = platform.bindle;
@@ -41,6 +46,7 @@ function appContent(name: string, args: SpinAppArgs, platform: AppPlatform): App
                 bindleId: bindleIdOf(invoice),
                 parcels: pkg.entries.map((e) => ({ path: e.path, sha256: e.sha256 })),
                 declaredStores: { keyValue: pkg.keyValueStores, sqlite: pkg.sqliteDatabases },
+                routes: pkg.routes,
                 ...(revisions.pinned !== undefined ? { pinned: revisions.pinned } : {}),
                 push: (parent) => new BindlePush(`${name}-bindle`, {
                     serverUrl: bindle.url.apply((url) => url.replace(/\/$/, "")),
@@ -85,7 +91,8 @@ export class SpinApp extends pulumi.ComponentResource {
         const content = appContent(name, args, platform);
         const stores: CheckedAppStores = checkedAppStores(name, content.declaredStores, args.stores, platform.stores.target);
         const backends = hasAppStores(stores) ? platform.stores.backends(name, stores) : undefined;
-        const jobFor = (bindleId: string, parcels: SpinAppParcel[]) => spinAppJob({
+        const readiness = readinessFor(content.routes, args.healthCheck);
+        const jobFor = (bindleId: string, parcels: SpinAppParcel[], secretsDigest?: string) => spinAppJob({
             name,
             datacenters: [platform.datacenter],
             architecture: platform.architecture,
@@ -95,7 +102,8 @@ export class SpinApp extends pulumi.ComponentResource {
                 memoryMb: args.resources?.memoryMb ?? SPIN_APP_DEFAULTS.memoryMb,
             },
             env: args.environment,
-            variables: { values: args.variables, secrets: Object.keys(args.secretVariables ?? {}) },
+            variables: { values: args.variables, secrets: Object.keys(args.secretVariables ?? {}), ...(secretsDigest ? { secretsDigest } : {}) },
+            readiness,
             bindle: { baseUrl: platform.bindle.internalUrl, bindleId, parcels },
             routing,
             update: args.update,
@@ -112,12 +120,16 @@ export class SpinApp extends pulumi.ComponentResource {
         const secretDeps = args.secretVariables && Object.keys(args.secretVariables).length > 0
             ? [jobSecrets(`${name}-variables`, spinAppJobId(name), args.secretVariables, platform.nomad, this)]
             : [];
+        // A changed secret is a new job version (its keyed digest in the meta), rolled out like any change.
+        const digest = args.secretVariables && Object.keys(args.secretVariables).length > 0
+            ? secretsDigestOutput(platform.bindle.creatorKeypair, args.secretVariables)
+            : undefined;
         // Pinned: the job runs the revision the push found intact on the server, with its parcels.
         const pinnedJob = push && content.pinned !== undefined
             // (Outputs the provider did not report, as under test mocks, leave the source's job.)
-            ? pulumi.all([push.currentBindleId, push.currentParcels]).apply(([id, parcels]) =>
-                id && parcels ? jobFor(id, parcels.map((p) => ({ path: p.path, sha256: p.sha256 }))) : job)
-            : undefined;
+            ? pulumi.all([push.currentBindleId, push.currentParcels, digest]).apply(([id, parcels, d]) =>
+                jobFor(id && parcels ? id : content.bindleId, id && parcels ? parcels.map((p) => ({ path: p.path, sha256: p.sha256 })) : content.parcels, d))
+            : digest?.apply((d) => jobFor(content.bindleId, content.parcels, d));
         const storeDeps = hasAppStores(stores) ? platform.stores.provision(name, spinAppJobId(name), stores, platform.nomad, this) : [];
         registerJob(name, pinnedJob ?? job, platform.nomad, this, [...pushed, ...secretDeps, ...storeDeps]);
 

@@ -6,13 +6,26 @@
 import { isSafeAbsolutePath } from "../loopback";
 import {
     SPIN_APP_DEFAULT_UPDATE, SPIN_APP_LIMITS, SPIN_APP_MANIFEST, SPIN_APP_NAME_PATTERN, SPIN_APP_RESERVED_NAMES,
-    SpinAppJobInput, SpinAppParcel, SpinAppUpdate, spinVariableEnvName,
+    SpinAppJobInput, SpinAppParcel, SpinAppReadiness, SpinAppUpdate, spinVariableEnvName,
 } from "./spin-app-job-input";
 
 const SPIN_VARIABLE_NAME = /^[a-z](_?[a-z0-9])*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SHA256 = /^[0-9a-f]{64}$/;
-const PATH_SEGMENT = /^[A-Za-z0-9._+-]+$/;
+/**
+ * What a parcel path may not hold, where it goes: the artifact's `RelativeDest` under
+ * `local/app/`, which Nomad interpolates (`${…}`: client/taskenv ReplaceEnv) and keeps inside the
+ * task directory (`..`, an absolute path); control characters and NUL no file system or log takes
+ * as a name. Everything else Spin serves (`static/logo@2x.png`, `docs/[slug].html`, spaces,
+ * non-ASCII letters) is allowed.
+ */
+export function parcelPathProblem(path: string): string | undefined {
+    if (path.includes("${")) return "must not contain ${ (Nomad interpolates it in the artifact destination)";
+    if (/[\u0000-\u001f\u007f]/.test(path)) return "must not contain control characters";
+    const segments = path.split("/");
+    if (segments.some((s) => s === "" || s === "." || s === "..")) return "must be a relative posix path without empty, . or .. segments";
+    return undefined;
+}
 const BINDLE_ID = /^[A-Za-z0-9_.+-]+(\/[A-Za-z0-9_.+-]+)+$/;
 const BASE_URL = /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~-]+)*$/;
 const DATACENTER = /^[A-Za-z0-9._*-]+$/;
@@ -54,10 +67,8 @@ export function checkedParcels(bindle: SpinAppJobInput["bindle"]): SpinAppParcel
     if (!BINDLE_ID.test(bindle.bindleId)) fail("bindle.bindleId", bindle.bindleId, "must be <name>/<version> (invoice.ts bindleId)");
     if (bindle.parcels.length === 0) fail("bindle.parcels", bindle.parcels, "give at least one parcel");
     bindle.parcels.forEach((parcel, i) => {
-        const segments = parcel.path.split("/");
-        if (segments.some((s) => !PATH_SEGMENT.test(s) || s === "." || s === "..")) {
-            fail(`bindle.parcels[${i}].path`, parcel.path, "must be a relative posix path of [A-Za-z0-9._+-] segments, without . or ..");
-        }
+        const problem = parcelPathProblem(parcel.path);
+        if (problem !== undefined) fail(`bindle.parcels[${i}].path`, parcel.path, problem);
         if (!SHA256.test(parcel.sha256)) fail(`bindle.parcels[${i}].sha256`, parcel.sha256, "must be 64 lowercase hex digits");
     });
     const paths = bindle.parcels.map((p) => p.path);
@@ -100,4 +111,17 @@ export function checkedSecrets(input: SpinAppJobInput): string[] {
     const both = secrets.filter((s) => Object.prototype.hasOwnProperty.call(input.variables?.values ?? {}, s));
     if (both.length > 0) fail("variables.secrets", both, "a variable is either a value or a secret, not both");
     return secrets.sort();
+}
+
+/** Default readiness: `GET /`, which every HTTP app with a catch-all route answers (README "Declaring apps"). */
+export const SPIN_APP_DEFAULT_READINESS: SpinAppReadiness = { path: "/" };
+
+export function checkedReadiness(given: SpinAppReadiness | undefined): SpinAppReadiness {
+    const readiness = given ?? SPIN_APP_DEFAULT_READINESS;
+    const p = readiness.path;
+    if (typeof p !== "string" || !/^\/[A-Za-z0-9._~!$&'()*+,;=:@%\/-]*(\?[A-Za-z0-9._~!$&'()*+,;=:@%\/?-]*)?$/.test(p) || p.includes("${")) {
+        fail("readiness.path", p, "must be an absolute URL path (and query) of URL characters, e.g. / or /api/health");
+    }
+    if (p.startsWith("/.well-known/spin/")) fail("readiness.path", p, "must be a path of the app: Spin answers /.well-known/spin/ itself, before any component runs");
+    return { path: p };
 }

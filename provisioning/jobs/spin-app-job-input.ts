@@ -44,7 +44,15 @@ export interface SpinAppJobInput {
         readonly values?: Readonly<Record<string, string>>;
         /** Names of secret Spin variables: item `<name>` of the Nomad Variable at `jobVariablePath(jobId)`. */
         readonly secrets?: readonly string[];
+        /**
+         * Keyed digest of the secret values (no value, not reversible): in the job's meta, so a
+         * changed secret is a new job version that rolls out with canaries and auto-revert, as
+         * any other change; the running instances keep theirs until replaced (template noop).
+         */
+        readonly secretsDigest?: string;
     };
+    /** The readiness check: a request the app itself answers (not Spin's health path). */
+    readonly readiness?: SpinAppReadiness;
     readonly bindle: {
         /** Bindle API base, e.g. `http://bindle.service.consul:8085/v1` (bindleApiUrl()). */
         readonly baseUrl: string;
@@ -68,12 +76,15 @@ export interface SpinAppUpdate {
 }
 export const SPIN_APP_DEFAULT_UPDATE: SpinAppUpdate = { maxParallel: 1, canary: 1, minHealthySeconds: 10, healthyDeadlineSeconds: 180, progressDeadlineSeconds: 600 };
 
-/** Memory floor: `spin up` plus its `spin trigger http` child (up.rs), each a native process. */
+/**
+ * Memory floor 128 MB: `spin up` plus its `spin trigger http` child (up.rs), each a native
+ * process; even a cached start of the 12 MB example component peaks at 116 MB (bench/spin-memory.ts).
+ */
 export const SPIN_APP_LIMITS = {
     nameMaxLength: 63,
     /** Spread scoring cost grows with the count, capped at 100 (spread.mdx "Scheduling Performance"). */
     instances: { min: 1, max: 100 },
-    memoryMb: { min: 64, max: 4096 },
+    memoryMb: { min: 128, max: 4096 },
     cpuMhz: { min: 50, max: 8000 },
 } as const;
 
@@ -89,6 +100,18 @@ export const SPIN_APP_RESERVED_NAMES: readonly string[] = [
 export const SPIN_APP_KIND_META = { key: "spin_cloud_kind", value: "spin-app" } as const;
 export const SPIN_APP_PORT_LABEL = "http";
 export const SPIN_APP_HEALTH_PATH = "/.well-known/spin/health";
+
+/**
+ * `GET <path>` against each instance, passing on 2xx only (Consul's HTTP check: 2xx passing,
+ * 429 warning, anything else critical; Nomad hands the check to Consul, service.mdx). Spin answers
+ * its health path before any component runs (spinframework/spin v3.4.0
+ * crates/trigger-http/src/server.rs), so only this check proves the app instantiates and answers;
+ * with the update's `health_check = "checks"` a canary is promoted only once it passes.
+ */
+export interface SpinAppReadiness {
+    /** Absolute path, as the app sees it (after any path-prefix strip), e.g. `/` or `/api/health`. */
+    readonly path: string;
+}
 export const SPIN_APP_MANIFEST = "spin.toml";
 /** Where parcels land, relative to the task directory; `${NOMAD_TASK_DIR}` is `local/`. */
 export const SPIN_APP_DIR = "local/app";

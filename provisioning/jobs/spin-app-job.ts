@@ -25,7 +25,7 @@ import { jobVariablePath } from "../platform";
 import { NODE_LAYOUT } from "../agents/node-layout";
 import { minutes, NomadArtifact, NomadJob, NomadService, NomadTask, NomadTaskGroup, NomadTemplate, renderJobspec, seconds } from "./nomad-api";
 import {
-    checkedDatacenters, checkedName, checkedParcels, checkedSecrets, checkedSpinBinary, checkedUpdate, fail, integerIn, taskEnv,
+    checkedDatacenters, checkedName, checkedParcels, checkedReadiness, checkedSecrets, checkedSpinBinary, checkedUpdate, fail, integerIn, taskEnv,
 } from "./spin-app-input-checks";
 import {
     parcelUrl, SPIN_APP_DIR, SPIN_APP_HEALTH_PATH, SPIN_APP_KILL_TIMEOUT_SECONDS, SPIN_APP_KIND_META, SPIN_APP_LIMITS,
@@ -41,7 +41,8 @@ export {
     SPIN_APP_LIMITS, SPIN_APP_MANIFEST, SPIN_APP_NAME_PATTERN, SPIN_APP_PORT_LABEL, SPIN_APP_PREFIX_PATTERN, SPIN_APP_RESERVED_NAMES,
     SPIN_APP_SECRETS_ENV_FILE, SPIN_APP_SHUTDOWN_DELAY_SECONDS, spinAppJobId, spinAppRouterName, spinVariableEnvName,
 } from "./spin-app-job-input";
-export type { SpinAppJobInput, SpinAppParcel, SpinAppRouting, SpinAppRuntime, SpinAppUpdate } from "./spin-app-job-input";
+export type { SpinAppJobInput, SpinAppParcel, SpinAppReadiness, SpinAppRouting, SpinAppRuntime, SpinAppUpdate } from "./spin-app-job-input";
+export { SPIN_APP_DEFAULT_READINESS } from "./spin-app-input-checks";
 export { spinAppTraefikTags } from "./spin-app-routing";
 
 /** `spin up`'s own flags first, then the trigger's (up.rs passes unknown arguments through). */
@@ -74,7 +75,9 @@ function secretsTemplate(jobId: string, secrets: readonly string[]): NomadTempla
     const lines = secrets.map((s) => `{{ with .${s}.Value }}${spinVariableEnvName(s)}={{ . | toJSON }}\n{{ end }}`).join("");
     return [{
         EmbeddedTmpl: `{{ with nomadVar "${jobVariablePath(jobId)}" }}${lines}{{ end }}`,
-        DestPath: SPIN_APP_SECRETS_ENV_FILE, Envvars: true, ChangeMode: "restart", Perms: "400",
+        // noop: a changed secret rolls out as a new job version (meta digest), never as a restart of
+        // every instance at once (template.mdx change_mode).
+        DestPath: SPIN_APP_SECRETS_ENV_FILE, Envvars: true, ChangeMode: "noop", Perms: "400",
     }];
 }
 
@@ -99,6 +102,9 @@ export function spinAppJob(input: SpinAppJobInput): SpinAppNomadJob {
     const runtime = input.runtime ?? { driver: "exec" };
     const stores = storesTaskParts(jobId, input.stores, runtime.driver);
     const env = withStoresEnv(taskEnv(input), stores.env);
+    const readiness = checkedReadiness(input.readiness);
+    const digest = input.variables?.secretsDigest;
+    if (digest !== undefined && !/^[0-9a-f]{64}$/.test(digest)) fail("variables.secretsDigest", digest, "must be 64 lowercase hex digits (a keyed SHA-256)");
 
     // go-getter verifies each download against its sha256 before the task starts (artifact.mdx).
     const artifacts: NomadArtifact[] = parcels.map((p) => ({
@@ -116,6 +122,10 @@ export function spinAppJob(input: SpinAppJobInput): SpinAppNomadJob {
         Checks: [{
             Name: `${name}-health`, Type: "http", Protocol: "http", PortLabel: SPIN_APP_PORT_LABEL,
             Path: SPIN_APP_HEALTH_PATH, Method: "GET", Interval: seconds(10), Timeout: seconds(2),
+        }, {
+            // Runs the app: a component that fails every request never becomes healthy.
+            Name: `${name}-ready`, Type: "http", Protocol: "http", PortLabel: SPIN_APP_PORT_LABEL,
+            Path: readiness.path, Method: "GET", Interval: seconds(15), Timeout: seconds(5),
         }],
     };
     return {
@@ -123,7 +133,10 @@ export function spinAppJob(input: SpinAppJobInput): SpinAppNomadJob {
         Name: jobId,
         Type: "service",
         Datacenters: datacenters,
-        Meta: { [SPIN_APP_KIND_META.key]: SPIN_APP_KIND_META.value, spin_cloud_app: name, bindle_id: input.bindle.bindleId },
+        Meta: {
+            [SPIN_APP_KIND_META.key]: SPIN_APP_KIND_META.value, spin_cloud_app: name, bindle_id: input.bindle.bindleId,
+            ...(digest !== undefined ? { spin_cloud_secrets: digest } : {}),
+        },
         TaskGroups: [{
             Name: "app",
             Count: instances,

@@ -141,6 +141,7 @@ describe("SpinApp", () => {
         ["a prebuilt bindle without spin.toml", (cloud) => new SpinApp("two", { cloud, bindle: { ...PREBUILT, parcels: PREBUILT.parcels.slice(1) } }), /bindle\.parcels .*spin\.toml/],
         ["a prebuilt parcel with a bad sha256", (cloud) => new SpinApp("two", { cloud, bindle: { ...PREBUILT, parcels: [PREBUILT.parcels[0], { path: "web.wasm", sha256: "abc" }] } }), /bindle\.parcels\[1\]\.sha256 is "abc"/],
         ["a required variable left out", (cloud) => new SpinApp("a", { cloud, source: path.join(FIXTURES, "hello") }), /secretVariables\.token .*required/],
+        ["an app with no HTTP trigger (Redis only)", (cloud) => new SpinApp("two", { cloud, source: path.join(FIXTURES, "redis-only") }), /SpinApp two: source = "spin\.toml with \[\[trigger\.redis\]\]" is not allowed: an app with at least one \[\[trigger\.http\]\]/],
         ["a secret variable passed in plain", (cloud) => new SpinApp("a", { cloud, source: path.join(FIXTURES, "hello"), variables: { token: "x" } } as SpinAppArgs), /variables\.token .*declares it secret/],
     ];
     for (const [what, make, message] of bad) {

@@ -160,7 +160,7 @@ describe("spin app job", () => {
         assert.deepEqual(task.Resources, { CPU: 100, MemoryMB: 128 });
     });
 
-    it("registers the app's Consul service with an HTTP check on Spin's health path", () => {
+    it("registers the app's Consul service with Spin's health check and a readiness check that runs the app", () => {
         const { service } = parts(HOSTS);
         assert.equal(service.Name, "hello");
         assert.equal(service.PortLabel, "http");
@@ -169,8 +169,13 @@ describe("spin app job", () => {
         assert.deepEqual(service.Checks, [{
             Name: "hello-health", Type: "http", Protocol: "http", PortLabel: "http", Path: "/.well-known/spin/health",
             Method: "GET", Interval: 10 * SECOND_NS, Timeout: 2 * SECOND_NS,
+        }, {
+            Name: "hello-ready", Type: "http", Protocol: "http", PortLabel: "http", Path: "/",
+            Method: "GET", Interval: 15 * SECOND_NS, Timeout: 5 * SECOND_NS,
         }]);
         assert.equal(SPIN_APP_HEALTH_PATH, "/.well-known/spin/health");
+        const custom = parts({ ...HOSTS, readiness: { path: "/api/health?deep=1" } }).service.Checks!;
+        assert.equal(custom[1].Path, "/api/health?deep=1");
     });
 
     it("deploys one auto-promoted canary on checks, auto-reverting, deregistering before stopping", () => {
@@ -211,7 +216,7 @@ describe("spin app job", () => {
             EmbeddedTmpl: '{{ with nomadVar "nomad/jobs/app-hello" }}'
                 + "{{ with .api_token.Value }}SPIN_VARIABLE_API_TOKEN={{ . | toJSON }}\n{{ end }}"
                 + "{{ with .db_password.Value }}SPIN_VARIABLE_DB_PASSWORD={{ . | toJSON }}\n{{ end }}{{ end }}",
-            DestPath: SPIN_APP_SECRETS_ENV_FILE, Envvars: true, ChangeMode: "restart", Perms: "400",
+            DestPath: SPIN_APP_SECRETS_ENV_FILE, Envvars: true, ChangeMode: "noop", Perms: "400",
         }]);
         assert.ok(SPIN_APP_SECRETS_ENV_FILE.startsWith("secrets/"));
         // Outside template actions there are only env names: no value can be in the jobspec.
@@ -241,7 +246,7 @@ describe("spin app job", () => {
         ["bad datacenter", (i) => ({ ...i, datacenters: ["dc 1"] }), /datacenters\[0\] is "dc 1"/],
         ["zero instances", (i) => ({ ...i, instances: 0 }), /instances is 0; must be an integer from 1 to 100/],
         ["fractional instances", (i) => ({ ...i, instances: 1.5 }), /instances is 1.5/],
-        ["memory too low", (i) => ({ ...i, resources: { cpuMhz: 100, memoryMb: 32 } }), /resources\.memoryMb is 32; must be an integer from 64 to 4096/],
+        ["memory too low", (i) => ({ ...i, resources: { cpuMhz: 100, memoryMb: 32 } }), /resources\.memoryMb is 32; must be an integer from 128 to 4096/],
         ["memory too high", (i) => ({ ...i, resources: { cpuMhz: 100, memoryMb: 8192 } }), /resources\.memoryMb is 8192/],
         ["cpu too low", (i) => ({ ...i, resources: { cpuMhz: 10, memoryMb: 128 } }), /resources\.cpuMhz is 10; must be an integer from 50 to 8000/],
         ["no hosts", (i) => ({ ...i, routing: { kind: "hosts", hosts: [] } }), /routing\.hosts is \[\]/],
@@ -308,5 +313,48 @@ describe("spin app job", () => {
         assert.deepEqual(run.violations.map((v) => [v.policy, v.level]).sort(), [
             ["app-hosts-in-allowed-domains", "mandatory"], ["spin-app-resources", "mandatory"],
         ]);
+    });
+});
+
+describe("spin app job: parcel file names", () => {
+    const withPath = (p: string) => ({
+        ...HOSTS,
+        bindle: { ...HOSTS.bindle, parcels: [...HOSTS.bindle.parcels.filter((x) => x.path === "spin.toml"), { path: p, sha256: "c".repeat(64) }] },
+    });
+    const USED = ["static/logo@2x.png", "docs/[slug].html", "assets/My Photo.jpg", "i18n/français/ça.json", "fonts/Noto Sans CJK 日本語.otf",
+        "a+b=c.txt", "~backup", "$HOME.txt", "100%.css", "café/menu(1).html", "weird,name;x'y\"z.txt", ".well-known/security.txt"];
+    for (const p of USED) {
+        it(`keeps the name Spin serves: ${p}`, () => {
+            const dest = spinAppJob(withPath(p)).TaskGroups[0].Tasks[0].Artifacts!.map((a) => a.RelativeDest);
+            assert.ok(dest.includes(`local/app/${p}`), dest.join(", "));
+        });
+    }
+    const UNSAFE: [string, RegExp][] = [
+        ["../escape.txt", /without empty, \. or \.\. segments/], ["static/../../x", /\.\. segments/], ["/etc/passwd", /empty/],
+        ["static//double", /empty/], ["static/./x", /\. or/], ["${NOMAD_SECRETS_DIR}/x", /Nomad interpolates/],
+        ["a${node.unique.id}", /Nomad interpolates/], ["line\nbreak", /control characters/], ["nul\u0000byte", /control characters/],
+    ];
+    for (const [p, why] of UNSAFE) {
+        it(`refuses ${JSON.stringify(p)}`, () => {
+            assert.throws(() => spinAppJob(withPath(p)), (e: Error) => e.message.includes("bindle.parcels[") && why.test(e.message));
+        });
+    }
+});
+
+describe("spin app job: readiness and secret rotation", () => {
+    for (const [path, why] of [["health", /absolute URL path/], ["/a b", /absolute URL path/], ["/${NOMAD_ALLOC_ID}", /absolute URL path/],
+        ["/.well-known/spin/health", /Spin answers \/\.well-known\/spin\/ itself/]] as const) {
+        it(`refuses readiness path ${JSON.stringify(path)}`, () => {
+            assert.throws(() => spinAppJob({ ...HOSTS, readiness: { path } }), (e: Error) => e.message.startsWith("spin app job: readiness.path is") && why.test(e.message));
+        });
+    }
+
+    it("puts the secrets' digest in the meta (a changed secret is a new job version) and never restarts on a Variable change", () => {
+        const digest = "d".repeat(64);
+        const job = spinAppJob({ ...HOSTS, variables: { ...HOSTS.variables, secretsDigest: digest } });
+        assert.equal(job.Meta!.spin_cloud_secrets, digest);
+        assert.equal(spinAppJob(HOSTS).Meta!.spin_cloud_secrets, undefined);
+        assert.ok(job.TaskGroups[0].Tasks[0].Templates!.every((t) => t.ChangeMode !== "restart" || !t.Envvars), "the secrets template does not restart");
+        assert.throws(() => spinAppJob({ ...HOSTS, variables: { ...HOSTS.variables, secretsDigest: "s3cret" } }), /secretsDigest is "s3cret"; must be 64 lowercase hex/);
     });
 });

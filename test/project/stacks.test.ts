@@ -135,7 +135,8 @@ describe("shipped stacks", () => {
                     assert.ok(!resources.some((a) => a.includes(`${prefix}/${other}`)), `${role} may read ${other} secrets`);
                     assert.match(byId.DecryptOwnSecrets.Resource, /^arn:aws:kms:/);
                     // Clients may also mark themselves Unhealthy (boot deadline, test/aws/boot-deadline.test.ts).
-                    assert.deepStrictEqual(doc.Statement.length, role === "client" ? 4 : 3);
+                    // Plus the explicit deny of the other role's parameters (test/aws/node-iam.test.ts).
+                    assert.deepStrictEqual(doc.Statement.length, role === "client" ? 5 : 4);
                     assert.strictEqual(byId.ReplaceSelfWhenStuck?.Condition.StringEquals["autoscaling:ResourceTag/spin-cloud:cluster"],
                         role === "client" ? `spin-cloud-${stack}` : undefined);
                 }
