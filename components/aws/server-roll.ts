@@ -27,6 +27,7 @@
  * other, their arguments and Node built-ins they `require` themselves.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { httpsGet } from "../nomad/leader";
 
 /** Defaults: 90 attempts 10 s apart (15 minutes: boot, install, join, promotion), 10 s per request. */
 export const ROLL_WAIT_DEFAULTS = { attempts: 90, delayMs: 10_000, requestTimeoutMs: 10_000 } as const;
@@ -145,51 +146,6 @@ export async function waitForServerInRaft(wait: RollWait, fetch: FetchHealth, sl
         `cluster after ${wait.attempts} attempts ${wait.delayMs} ms apart; the next server is left alone. Last: ${problems.join("; ")}`);
 }
 
-/**
- * One HTTPS GET of `path` under `address`, trusting `caPem` only and checking the certificate's
- * name, with `token` in the header `tokenHeader`. Untrusted certificates reject as permanent.
- */
-export function httpsGetWithToken(address: string, path: string, caPem: string, timeoutMs: number, tokenHeader: string, token: string): Promise<HealthResponse> {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    const https: typeof import("https") = require("https");
-    const untrusted = ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT",
-        "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "CERT_SIGNATURE_FAILURE", "CERT_UNTRUSTED",
-        "CERT_REJECTED", "CERT_HAS_EXPIRED", "ERR_TLS_CERT_ALTNAME_INVALID"];
-    return new Promise((resolve, reject) => {
-        let url: URL;
-        try {
-            url = new URL(`${address.replace(/\/+$/, "")}${path}`);
-        } catch {
-            reject(Object.assign(new Error(`invalid address '${address}'`), { permanent: true }));
-            return;
-        }
-        if (url.protocol !== "https:") {
-            reject(Object.assign(new Error(`address must use https, got '${address}'`), { permanent: true }));
-            return;
-        }
-        const headers = { accept: "application/json", [tokenHeader.toLowerCase()]: token };
-        const request = https.get(url, { ca: caPem, agent: false, timeout: timeoutMs, headers }, (response) => {
-            let body = "";
-            response.setEncoding("utf8");
-            response.on("data", (chunk: string) => {
-                body += chunk;
-                if (body.length > 262_144) {
-                    response.destroy(new Error("response larger than 256 KiB"));
-                }
-            });
-            response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
-            response.on("error", reject);
-        });
-        request.on("timeout", () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-        request.on("error", (err: Error & { code?: string }) => {
-            if (err.code && untrusted.includes(err.code)) {
-                reject(Object.assign(new Error(`TLS: certificate not trusted with the given CA (${err.code}: ${err.message})`), { permanent: true }));
-            } else {
-                reject(new Error(err.code && !err.message.includes(err.code) ? `${err.code}: ${err.message}` : err.message));
-            }
-        });
-    });
-}
 
 /** The gate's wait with the props the resource stores: Nomad, and Consul when it has an address. */
 export function waitWithProps(props: Record<string, any>): Promise<void> {
@@ -199,8 +155,8 @@ export function waitWithProps(props: Record<string, any>): Promise<void> {
     }
     return waitForServerInRaft({ serverIp: props.serverIp, systems, attempts: props.attempts, delayMs: props.delayMs }, (system) =>
         system.name === "Nomad"
-            ? httpsGetWithToken(system.address, "/v1/operator/autopilot/health", props.caPem, props.requestTimeoutMs, "X-Nomad-Token", props.nomadToken)
-            : httpsGetWithToken(system.address, "/v1/operator/autopilot/health", props.caPem, props.requestTimeoutMs, "X-Consul-Token", props.consulToken));
+            ? httpsGet(system.address, "/v1/operator/autopilot/health", props.caPem, props.requestTimeoutMs, props.nomadToken, "X-Nomad-Token")
+            : httpsGet(system.address, "/v1/operator/autopilot/health", props.caPem, props.requestTimeoutMs, props.consulToken, "X-Consul-Token"));
 }
 
 /** The gate's dynamic provider: self-contained, see the module comment. */

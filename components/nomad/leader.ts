@@ -158,8 +158,12 @@ export function httpsFetchTokenSelf(address: string, caPem: string, timeoutMs: n
     return httpsGet(address, "/v1/acl/token/self", caPem, timeoutMs, token);
 }
 
-/** One HTTPS GET of `path` under `address`, as `httpsFetchLeader` describes. */
-export function httpsGet(address: string, path: string, caPem: string, timeoutMs: number, token: string | undefined): Promise<LeaderResponse> {
+/**
+ * One HTTPS GET of `path` under `address`, as `httpsFetchLeader` describes; `token`, when given,
+ * goes in the header `tokenHeader` only (never the URL). Shared with the server roll gate
+ * (components/aws/server-roll.ts): plain code, so the engine can serialize either provider.
+ */
+export function httpsGet(address: string, path: string, caPem: string, timeoutMs: number, token: string | undefined, tokenHeader = "X-Nomad-Token"): Promise<LeaderResponse> {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const https: typeof import("https") = require("https");
     const untrusted = ["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT",
@@ -179,15 +183,15 @@ export function httpsGet(address: string, path: string, caPem: string, timeoutMs
         }
         const headers: Record<string, string> = { accept: "application/json" };
         if (token !== undefined) {
-            headers["x-nomad-token"] = token;
+            headers[tokenHeader.toLowerCase()] = token;
         }
         const request = https.get(url, { ca: caPem, agent: false, timeout: timeoutMs, headers }, (response) => {
             let body = "";
             response.setEncoding("utf8");
             response.on("data", (chunk: string) => {
                 body += chunk;
-                if (body.length > 65_536) {
-                    response.destroy(new Error("response larger than 64 KiB"));
+                if (body.length > 262_144) {
+                    response.destroy(new Error("response larger than 256 KiB"));
                 }
             });
             response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));

@@ -92,7 +92,16 @@ export class Processes {
     private readonly started: Started[] = [];
     private readonly dirs: string[] = [];
 
-    constructor(private readonly logDir: string) {}
+    constructor(private readonly logDir: string) {
+        LIVE.add(this);
+    }
+
+    /** SIGKILL to every group still running, synchronously (the last resort of an exiting runner). */
+    killNow(): void {
+        for (const { child } of this.started) {
+            if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) signalGroup(child.pid, "SIGKILL");
+        }
+    }
 
     start(name: string, command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Started {
         const logFile = path.join(this.logDir, `${name}-${this.started.length}.log`);
@@ -124,7 +133,22 @@ export class Processes {
     async stopAll(graceMs = 10_000): Promise<void> {
         await Promise.all(this.started.map((s) => this.stop(s, graceMs)));
         for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
+        LIVE.delete(this);
     }
+}
+
+/**
+ * Every Processes not yet stopped. If the runner exits without its after() hooks (an uncaught
+ * error, a closed stdout, Ctrl-C), the groups it started are killed on the way out. Processes
+ * that left their group on purpose (Nomad's executors run in a session of their own) are beyond
+ * this; the suites stop their jobs before their agents for that reason.
+ */
+const LIVE = new Set<Processes>();
+process.on("exit", () => {
+    for (const processes of LIVE) processes.killNow();
+});
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => process.exit(130));
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
