@@ -6,8 +6,11 @@ import { ClusterSecrets } from "./cluster-secrets";
 import { ALB_SSL_POLICY } from "./public-ingress";
 import { allowIn, allowOut, securityGroup } from "./security-rules";
 import { CONSUL_HTTPS_PORT, NOMAD_HTTP_PORT } from "./operator-access";
+import { LB_LOG_PREFIXES } from "./lb-access-logs";
 
 export interface OperatorEndpointArgs {
+    /** Production: deletion protection, and access logs to this bucket (LoadBalancerLogs). */
+    protection?: { readonly logsBucket: pulumi.Input<string> };
     vpcId: pulumi.Input<string>;
     publicSubnetIds: pulumi.Input<string>[];
     securityGroupIds: Record<NodeRole, pulumi.Input<string>>;
@@ -70,6 +73,10 @@ export class OperatorEndpoint extends pulumi.ComponentResource {
             subnets: args.publicSubnetIds,
             securityGroups: [group.id],
             enableCrossZoneLoadBalancing: true,
+            ...(args.protection ? {
+                enableDeletionProtection: true,
+                accessLogs: { enabled: true, bucket: args.protection.logsBucket, prefix: LB_LOG_PREFIXES.operator },
+            } : {}),
             tags,
         }, parent);
         const tlsCert = args.secrets.issueCertificate(`${name}-tls`, "spin-cloud operator endpoint", [nlb.dnsName]);

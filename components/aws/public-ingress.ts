@@ -2,8 +2,11 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { TRAEFIK_PORTS } from "../../provisioning/platform";
 import { allowIn, allowOut, securityGroup } from "./security-rules";
+import { LB_LOG_PREFIXES } from "./lb-access-logs";
 
 export interface PublicIngressArgs {
+    /** Production: deletion protection, and access logs to this bucket (LoadBalancerLogs). */
+    protection?: { readonly logsBucket: pulumi.Input<string> };
     vpcId: pulumi.Input<string>;
     publicSubnetIds: pulumi.Input<string>[];
     /** Security group of the Nomad clients that run Traefik. */
@@ -71,6 +74,10 @@ export class PublicIngress extends pulumi.ComponentResource {
             subnets: args.publicSubnetIds,
             securityGroups: [group.id],
             dropInvalidHeaderFields: true,
+            ...(args.protection ? {
+                enableDeletionProtection: true,
+                accessLogs: { enabled: true, bucket: args.protection.logsBucket, prefix: LB_LOG_PREFIXES.ingress },
+            } : {}),
             tags,
         }, parent);
         const targets = new aws.lb.TargetGroup(`${name}-traefik`, {

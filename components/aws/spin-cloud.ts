@@ -17,6 +17,7 @@ import { Traefik } from "../platform/traefik";
 import { BindleServer } from "../platform/bindle-server";
 import { AppCloud, AppPlatform } from "../platform/app-platform";
 import { AwsAppStores } from "./app-stores";
+import { LoadBalancerLogs } from "./lb-access-logs";
 
 export interface SpinCloudComponentArgs extends SpinCloudArgs {
     /** AWS region the cloud runs in (the AWS provider's region). */
@@ -123,7 +124,11 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
                 consulToken: secrets.consulManagementToken,
             },
         }, parent);
+        const protection = settings.loadBalancerProtection
+            ? { logsBucket: new LoadBalancerLogs(`${name}-lb`, { tags }, parent).bucket }
+            : undefined;
         const ingress = new PublicIngress(`${name}-ingress`, {
+            protection,
             vpcId: network.vpcId,
             publicSubnetIds: network.publicSubnetIds,
             clientSecurityGroupId: network.securityGroupIds.client,
@@ -132,6 +137,7 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
             tags,
         }, parent);
         const operator = new OperatorEndpoint(`${name}-operator`, {
+            protection,
             vpcId: network.vpcId,
             publicSubnetIds: network.publicSubnetIds,
             securityGroupIds: network.securityGroupIds,

@@ -54,6 +54,11 @@ export interface SpinCloudArgs {
     /** Deploy the example Spin app in `apps/hello` (build it first with `bash apps/build.sh`). */
     exampleApp?: boolean;
     /**
+     * Production load balancers: deletion protection on both, and access logs to an encrypted S3
+     * bucket (README "Outputs and access"). Off by default, so a dev stack destroys cleanly.
+     */
+    loadBalancerProtection?: boolean;
+    /**
      * Versions this stack expects, as `<product>@<version>` (nomad, consul, spin, traefik,
      * bindle). Each must be the version spin-cloud pins, so an upgrade of spin-cloud that moves a
      * pin stops `pulumi preview` on this key instead of rolling every node unannounced.
@@ -87,6 +92,7 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting<K> } = {
     appsDomain: { type: "string", default: "", description: "Domain for app names (<app>.<appsDomain>, TLS by ACM); empty for HTTP on the load balancer name. Needs hostedZoneId." },
     hostedZoneId: { type: "string", default: "", description: "Route 53 hosted zone id of appsDomain (empty when appsDomain is empty)." },
     exampleApp: { type: "boolean", default: false, description: "Deploy the example Spin app in apps/hello (build it first: bash apps/build.sh)." },
+    loadBalancerProtection: { type: "boolean", default: false, description: "Deletion protection and access logs (encrypted S3 bucket) on both load balancers; set it in production." },
     operatorCidrs: { type: "array", default: [], description: "IPv4 CIDRs allowed to reach Nomad, Consul, the Traefik dashboard and Bindle (include where pulumi up runs). Required; never 0.0.0.0/0." },
     expectedVersions: { type: "array", default: [], description: "Versions this stack expects, as product@version (nomad, consul, spin, traefik, bindle); each must be the one spin-cloud pins, so a changed pin stops preview." },
 };
@@ -166,8 +172,8 @@ export function resolveSpinCloudArgs(args: SpinCloudArgs): ResolvedSpinCloudArgs
     integerIn("rootVolumeSizeGb", merged.rootVolumeSizeGb, 20, 1000);
     validateDomain(merged.appsDomain, merged.hostedZoneId);
     validateOperatorCidrs(merged.operatorCidrs);
-    if (typeof merged.exampleApp !== "boolean") {
-        throw new ConfigError("exampleApp", merged.exampleApp, "true or false");
+    for (const key of ["exampleApp", "loadBalancerProtection"] as const) {
+        if (typeof merged[key] !== "boolean") throw new ConfigError(key, merged[key], "true or false");
     }
     checkExpectedVersions(merged.expectedVersions);
     return merged;

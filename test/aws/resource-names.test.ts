@@ -22,6 +22,8 @@ interface NameRule {
     readonly max: number;
     /** Longest `namePrefix` the provider accepts, when it has one. */
     readonly prefixMax?: number;
+    /** The prefix input when it is not `namePrefix` (S3: `bucketPrefix`). */
+    readonly prefixField?: string;
     /** False: the provider does not autoname it; the name must be given. */
     readonly autonamed: boolean;
 }
@@ -41,6 +43,8 @@ const NAMED: Record<string, NameRule> = {
     "aws:efs/fileSystem:FileSystem": { field: "creationToken", max: 64, autonamed: true },
     "aws:kms/alias:Alias": { field: "name", max: 256, autonamed: false },
     "aws:ssm/parameter:Parameter": { field: "name", max: 2048, autonamed: false },
+    // S3: bucket names 3-63 characters; bucketPrefix at most 37 (@pulumi/aws s3/bucket.d.ts).
+    "aws:s3/bucket:Bucket": { field: "bucket", max: 63, prefixMax: 37, prefixField: "bucketPrefix", autonamed: true },
 };
 
 /** Types with no name of their own (ID assigned by AWS). */
@@ -54,6 +58,10 @@ const UNNAMED = new Set([
     "aws:acm/certificate:Certificate", "aws:acm/certificateValidation:CertificateValidation",
     // DNS records: names of the user's domain, or the validation name ACM hands out.
     "aws:route53/record:Record",
+    // A bucket's configuration resources are named by the bucket they configure.
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketPolicy:BucketPolicy",
 ]);
 
 /** The name AWS will see: the explicit one, the longest a prefix can make, or the autoname. */
@@ -62,7 +70,7 @@ export function physicalName(resource: MockResource, rule: NameRule): { name: st
     if (typeof explicit === "string") {
         return { name: explicit, length: explicit.length, how: "explicit" };
     }
-    const prefix = resource.inputs.namePrefix;
+    const prefix = resource.inputs[rule.prefixField ?? "namePrefix"];
     if (typeof prefix === "string") {
         return { name: `${prefix}…`, length: prefix.length, how: "namePrefix" };
     }
@@ -124,7 +132,7 @@ describe("physical names of AWS resources", () => {
         assert.deepStrictEqual(nameProblems(run), [
             "aws:lb/targetGroup:TargetGroup spin-cloud-operator-consul: autoname name 'spin-cloud-operator-consul-xxxxxxx' is 34 characters, at most 32 allowed",
         ]);
-        const unknown: MockResource = { ...tooLong, type: "aws:s3/bucket:Bucket", name: "b" };
+        const unknown: MockResource = { ...tooLong, type: "aws:sqs/queue:Queue", name: "b" };
         assert.match(nameProblems({ ...run, resources: [unknown] })[0], /no name limit known/);
     });
 });

@@ -93,6 +93,10 @@ class Recorder implements pulumi.runtime.Mocks {
                 return { arn: `arn:aws:kms:eu-west-1:123456789012:key/${uuidFrom(name)}`, keyId: uuidFrom(name) };
             case "aws:lb/loadBalancer:LoadBalancer":
                 return { arn: `arn:aws:elasticloadbalancing:mock:loadbalancer/${name}`, dnsName: `${name}-0123456789.elb.mock.amazonaws.com`, zoneId: "ZMOCKELB" };
+            case "aws:s3/bucket:Bucket": {
+                const bucket = `${inputs.bucketPrefix ?? `${name}-`}${digest(name, 8)}`;
+                return { bucket, arn: `arn:aws:s3:::${bucket}` };
+            }
             case "aws:ec2/launchTemplate:LaunchTemplate":
                 return { latestVersion: 1, arn: `arn:aws:ec2:mock:launch-template/${name}` };
             default:
@@ -118,6 +122,8 @@ class Recorder implements pulumi.runtime.Mocks {
                 return { accountId: "123456789012", arn: "arn:aws:iam::123456789012:user/mock", userId: "mock", id: "123456789012" };
             case "aws:index/getPartition:getPartition":
                 return { partition: "aws", dnsSuffix: "amazonaws.com", id: "aws" };
+            case "aws:elb/getServiceAccount:getServiceAccount":
+                return { arn: "arn:aws:iam::156460612806:root", id: "156460612806" };
             case "aws:index/getRegion:getRegion":
                 return { name: "eu-west-1", region: "eu-west-1", id: "eu-west-1" };
             default:
