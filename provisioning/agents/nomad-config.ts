@@ -66,6 +66,8 @@ export interface NomadAgentConfig {
     readonly bind_addr: string;
     readonly addresses: { readonly http: string };
     readonly advertise: { readonly http: string; readonly rpc: string; readonly serf: string };
+    /** Clients: SIGINT (the unit's KillSignal) drains the node before the agent leaves. */
+    readonly leave_on_interrupt?: true;
     readonly server?: {
         readonly enabled: true;
         readonly bootstrap_expect: number;
@@ -75,6 +77,7 @@ export interface NomadAgentConfig {
         readonly enabled: true;
         readonly node_class: string;
         readonly host_volume?: NomadLabelledBlocks<NomadHostVolumeBlock>;
+        readonly drain_on_shutdown?: { readonly deadline: string };
     };
     readonly plugin?: NomadLabelledBlocks<NomadPluginBlock>;
     readonly consul: NomadConsulBlock;
@@ -184,6 +187,9 @@ export function dockerPluginConfig(): NomadDockerPluginConfig {
     return { allow_privileged: docker.allow_privileged, volumes: [{ enabled: docker.volumes.enabled }] };
 }
 
+/** How long a stopping client may take to move its allocations away; the unit's stop timeout is longer. */
+export const CLIENT_DRAIN_DEADLINE = "2m";
+
 function clientConfig(node: ClientNode): NomadAgentConfig {
     const execConfig: NomadExecPluginConfig = { default_pid_mode: "private", default_ipc_mode: "private", no_pivot_root: false };
     const plugins: ReadonlyArray<readonly [string, NomadPluginBlock]> = [
@@ -192,10 +198,16 @@ function clientConfig(node: ClientNode): NomadAgentConfig {
     ];
     return {
         ...commonConfig(node.cluster),
+        // A client that stops (an instance refresh terminating it, a scale-in) first drains: its
+        // allocations move to other clients within the deadline (Nomad v1.6.3
+        // website/content/docs/configuration/client.mdx "drain_on_shutdown Block": needs
+        // leave_on_interrupt for SIGINT; systemd's TimeoutStopSec must outlast it).
+        leave_on_interrupt: true,
         client: {
             enabled: true,
             node_class: node.nodeClass,
             ...(node.hostVolumes.length > 0 ? { host_volume: hostVolumes(node.hostVolumes) } : {}),
+            drain_on_shutdown: { deadline: CLIENT_DRAIN_DEADLINE },
         },
         plugin: labelledBlocks(plugins),
         // The client Consul agent has no certificate our CA can verify (auto_encrypt), so Nomad

@@ -87,6 +87,8 @@ export function nomadUnit(): SystemdUnit {
                 ExecReload: RELOAD,
                 KillMode: "process",
                 KillSignal: "SIGINT",
+                // Outlasts the client drain (nomad-config.ts CLIENT_DRAIN_DEADLINE, 2 min).
+                TimeoutStopSec: "180",
                 Restart: "on-failure",
                 RestartSec: "2",
                 LimitNOFILE: "65536",

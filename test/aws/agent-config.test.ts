@@ -10,6 +10,7 @@ import { nomadAgentConfig, renderNomadAgentConfig } from "../../provisioning/age
 import { ClientNode, NodeProvisioning } from "../../provisioning/types";
 import { SAMPLE_CLIENT, SAMPLE_CLUSTER, SAMPLE_NODES, SAMPLE_SERVER } from "../fixtures/nodes";
 import { keyPaths, lastSegment } from "../harness/walk";
+import { nomadUnit } from "../../provisioning/aws/systemd-units";
 
 const EXPECTED_JOIN = "provider=aws tag_key=spin-cloud:join tag_value=spin-cloud-test region=eu-west-1";
 const SECRET_KEYS = new Set(["encrypt", "token", "tokens", "initial_management", "agent_recovery"]);
@@ -132,7 +133,14 @@ describe("nomad agent config", () => {
             enabled: true,
             node_class: "spin",
             host_volume: [{ "bindle-data": [{ path: "/srv/bindle", read_only: false }] }],
+            drain_on_shutdown: { deadline: "2m" },
         });
+        // A stopping client drains first (SIGINT is the unit's KillSignal); servers do not leave on it.
+        assert.equal(client.leave_on_interrupt, true);
+        assert.equal(server.leave_on_interrupt, undefined);
+        const unit = (nomadUnit().doc as unknown as Record<string, Record<string, string>>).Service;
+        assert.equal(unit.KillSignal, "SIGINT");
+        assert.ok(Number(unit.TimeoutStopSec) > 120, `TimeoutStopSec ${unit.TimeoutStopSec} must outlast the 2m drain`);
         assert.deepEqual(client.plugin, [
             { exec: [{ config: [{ default_pid_mode: "private", default_ipc_mode: "private", no_pivot_root: false }] }] },
             { docker: [{ config: [{ allow_privileged: false, volumes: [{ enabled: false }] }] }] },
