@@ -25,6 +25,7 @@ import { LocalNode, localLayout } from "../../../provisioning/local/node";
 import { jsonFile } from "../../../provisioning/json-file";
 import { CLIENT_NODE_CLASS } from "../../../provisioning/platform";
 import { localTraefikPorts } from "./traefik";
+import { unmountUnder } from "./nomad-dev";
 import { onPath, request, tempDir, waitFor } from "./runtime";
 
 export const NOMAD_BINARY = "nomad";
@@ -177,6 +178,8 @@ export class LocalNomad {
                 if (e && e.sid === sid) try { process.kill(e.pid, "SIGKILL"); } catch { /* gone */ }
             }
         }
+        // As root, Nomad mounts tmpfs secrets/ and private/ in alloc dirs; a killed agent leaves them.
+        if (process.getuid?.() === 0) unmountUnder(this.dir);
         spawnSync("rm", ["-rf", this.dir]);
     }
 }

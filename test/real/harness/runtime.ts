@@ -132,7 +132,9 @@ export class Processes {
 
     async stopAll(graceMs = 10_000): Promise<void> {
         await Promise.all(this.started.map((s) => this.stop(s, graceMs)));
-        for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
+        // The logs go too, unless SPIN_CLOUD_KEEP_LOGS=1 (failures quote them in their messages).
+        const dirs = process.env.SPIN_CLOUD_KEEP_LOGS === "1" ? this.dirs : [...this.dirs, this.logDir];
+        for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
         LIVE.delete(this);
     }
 }
