@@ -3,22 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { renderUserDataGzip } from "../../provisioning/aws/cloud-init";
 import { Architecture, ClusterProvisioning, HostVolume, NfsHostVolume, NodeProvisioning, NodeRole } from "../../provisioning/types";
 import { nodeInstanceProfile } from "./node-iam";
-import { ServerRollGate } from "./server-roll";
-
-/** What a server's gate needs to ask Nomad and Consul whether it has joined (components/aws/server-roll.ts). */
-export interface ServerRollAccess {
-    /** Nomad and Consul HTTPS API roots on the operator endpoint. */
-    nomadAddress: pulumi.Input<string>;
-    consulAddress: pulumi.Input<string>;
-    /** The cluster CA, the only one trusted. */
-    caPem: pulumi.Input<string>;
-    /** Management tokens (`operator:read`); headers only. */
-    nomadToken: pulumi.Input<string>;
-    consulToken: pulumi.Input<string>;
-    /** Polling bounds; defaults in ROLL_WAIT_DEFAULTS. */
-    attempts?: number;
-    delayMs?: number;
-}
+import { ServerRollAccess, ServerRollGate } from "./server-roll";
 
 /**
  * The client group's instance refresh (EC2 Auto Scaling StartInstanceRefresh preferences): started

@@ -177,15 +177,8 @@ const rollGateProvider: pulumi.dynamic.ResourceProvider = {
     },
 };
 
-/** Inputs of `ServerRollGate`. */
-export interface ServerRollGateArgs {
-    /** The server's Name tag; the gate's ID. */
-    serverName: string;
-    /** The server's instance ID and private IP: a new one (replacement) makes the next `up` wait. */
-    serverId: pulumi.Input<string>;
-    serverIp: pulumi.Input<string>;
-    /** A changed instance type restarts the server in place: the gate waits then too. */
-    instanceType: pulumi.Input<string>;
+/** What a server's gate needs to ask Nomad and Consul whether it has joined (the cluster's part). */
+export interface ServerRollAccess {
     /** Nomad and Consul HTTPS API roots on the operator endpoint. */
     nomadAddress: pulumi.Input<string>;
     consulAddress: pulumi.Input<string>;
@@ -194,8 +187,20 @@ export interface ServerRollGateArgs {
     /** Management tokens (`operator:read`), kept secret; sent only as headers. */
     nomadToken: pulumi.Input<string>;
     consulToken: pulumi.Input<string>;
+    /** Polling bounds; defaults in ROLL_WAIT_DEFAULTS. */
     attempts?: number;
     delayMs?: number;
+}
+
+/** Inputs of `ServerRollGate`: the access, and the server it waits for. */
+export interface ServerRollGateArgs extends ServerRollAccess {
+    /** The server's Name tag; the gate's ID. */
+    serverName: string;
+    /** The server's instance ID and private IP: a new one (replacement) makes the next `up` wait. */
+    serverId: pulumi.Input<string>;
+    serverIp: pulumi.Input<string>;
+    /** A changed instance type restarts the server in place: the gate waits then too. */
+    instanceType: pulumi.Input<string>;
     requestTimeoutMs?: number;
 }
 
