@@ -22,6 +22,8 @@ const TOKEN = "5b1c-management-token";
  */
 const NOMAD_STUB = `set -eu
 printf '%s | token=%s\\n' "$*" "\${NOMAD_TOKEN:-}" >> "$STATE/nomad.calls"
+leaked=$(env | grep -E '^(NOMAD_NAMESPACE|NOMAD_REGION|CONSUL_)' || true)
+[ -z "$leaked" ] || printf '%s\\n' "$leaked" >> "$STATE/leaked"
 [ ! -f "$STATE/down" ] || { echo "Error querying agent info: dial tcp 127.0.0.1:4646: connect: connection refused" >&2; exit 1; }
 [ "\${NOMAD_TOKEN:-}" = "$MANAGEMENT" ] || { echo "Permission denied" >&2; exit 1; }
 case "$1 \${2:-}" in
@@ -105,6 +107,14 @@ describe("local-nomad-jobs.sh stop (the destroy's job stop)", () => {
         const r = run(make(TABLE, 1000), {}, 2);
         assert.strictEqual(r.status, 0, r.stderr);
         assert.match(r.stderr, /allocations still running after 2s/);
+    });
+
+    it("lists and stops the jobs with only what the step sets, none of the user's NOMAD_* or CONSUL_*", () => {
+        const b = make(TABLE, 1);
+        const r = run(b, { NOMAD_NAMESPACE: "prod", NOMAD_REGION: "elsewhere", NOMAD_TOKEN: "users-token", CONSUL_HTTP_TOKEN: "c" });
+        assert.strictEqual(r.status, 0, r.stderr);
+        assert.ok(!existsSync(path.join(b.state, "leaked")), existsSync(path.join(b.state, "leaked")) ? readFileSync(path.join(b.state, "leaked"), "utf8") : "");
+        assert.ok(r.calls.length > 0 && r.calls.every((c) => c.endsWith(`token=${TOKEN}`)), r.calls.join("\n"));
     });
 
     it("refuses to run without its environment, naming what is missing", () => {

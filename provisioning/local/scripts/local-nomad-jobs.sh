@@ -15,6 +15,13 @@
 # The token goes to the CLI through NOMAD_TOKEN (environment, never an argument).
 set -euo pipefail
 
+case "${BASH_SOURCE[0]}" in
+  */*) readonly LIB_DIR="${BASH_SOURCE[0]%/*}/lib" ;;
+  *) readonly LIB_DIR=lib ;;
+esac
+# shellcheck source-path=SCRIPTDIR source=lib/local-env.sh
+source "${LIB_DIR}/local-env.sh"
+
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 log() { printf 'local-nomad-jobs: %s\n' "$*"; }
 warn() { printf 'local-nomad-jobs: warning: %s\n' "$*" >&2; }
@@ -50,6 +57,8 @@ stop_all() {
       *) die "unknown argument: $1" ;;
     esac
   done
+  # The user's NOMAD_NAMESPACE would list (and stop) another namespace's jobs, NOMAD_TOKEN another token's.
+  scrub_agent_env NOMAD_ADDR
   [[ "$timeout" =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a whole number of seconds > 0, got '${timeout}'"
   [ -n "${NOMAD_ADDR:-}" ] || die "NOMAD_ADDR is not set"
   [ -n "${SPIN_CLOUD_NOMAD_MANAGEMENT_TOKEN:-}" ] || die "SPIN_CLOUD_NOMAD_MANAGEMENT_TOKEN is not set"
