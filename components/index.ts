@@ -3,7 +3,8 @@
  * program that wires stack config to them. Import from here, not from the folders below.
  */
 export { spinCloudProgram, EXAMPLE_APP_DIR } from "./program";
-export type { DeclareApps } from "./program";
+export type { DeclareApps, SpinCloudProgramOptions } from "./program";
+export type { AppDeclaration } from "./apps/app-declarations";
 export { SpinCloud } from "./aws/spin-cloud";
 export type { SpinCloudComponentArgs } from "./aws/spin-cloud";
 export { LocalCloud } from "./local/local-cloud";

@@ -1,7 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { argsFromConfig, rejectUnknownKeys, resolveSpinCloudArgs } from "./settings/config";
-import { checkAppFiles } from "./apps/app-files";
+import { setByStack } from "./settings/project-config";
+import { AppDeclaration, ProgramApp, checkAppDeclarations, declareSpinApps } from "./apps/app-declarations";
 import { allSettingKeys, checkTargetKeys, resolveLocalCloudArgs, targetOf } from "./settings/local-config";
 import { LocalCloud } from "./local/local-cloud";
 import { SpinApp } from "./apps/spin-app";
@@ -13,30 +14,48 @@ export const EXAMPLE_APP_DIR = "apps/hello";
 /** What builds it (README command 1). */
 export const EXAMPLE_APP_BUILD = "bash apps/build.sh";
 
-/** Before the first resource: with `exampleApp` on, the example app must be built (its error names the setting and the command). */
-function checkExampleApp(enabled: boolean): void {
-    if (enabled) checkAppFiles("hello", EXAMPLE_APP_DIR, { setting: "exampleApp", command: EXAMPLE_APP_BUILD });
-}
-
-function exampleApps(cloud: AppCloud, enabled: boolean, instances?: number): SpinApp[] {
-    return enabled ? [new SpinApp("hello", { cloud, source: EXAMPLE_APP_DIR, instances })] : [];
+/** The example app when `exampleApp` is on; its files' error names the setting and the command. */
+function exampleApps(enabled: boolean, instances?: number): ProgramApp[] {
+    const app: AppDeclaration = { name: "hello", source: EXAMPLE_APP_DIR, ...(instances !== undefined ? { instances } : {}) };
+    return enabled ? [{ app, builtBy: { setting: "exampleApp", command: EXAMPLE_APP_BUILD } }] : [];
 }
 
 const appUrls = (apps: SpinApp[]) => Object.fromEntries(apps.map((app) => [app.jobId, app.url]));
 
-/** Your apps: called once with the stack's cloud (AWS or local); every app it returns gets its URL in `appUrls`. */
+/** Apps that need the cloud object: called once with the stack's cloud (AWS or local). */
 export type DeclareApps = (cloud: AppCloud) => SpinApp[];
 
-function awsProgram(config: pulumi.Config, declareApps: DeclareApps) {
+export interface SpinCloudProgramOptions {
+    /**
+     * Your apps, as data (SpinAppArgs without `cloud`, plus `name`). Every app's files, manifest,
+     * triggers, variables and revisions are checked before the program registers its first
+     * resource; then each becomes a SpinApp on the stack's cloud, its URL in `appUrls`.
+     */
+    readonly apps?: readonly AppDeclaration[];
+    /**
+     * Apps built in code from the cloud (AWS or local), for what `apps` cannot say. They are checked
+     * only when constructed, after the whole cloud was declared; prefer `apps`.
+     */
+    readonly declareApps?: DeclareApps;
+}
+
+/** The apps of the program: the example app and `apps`, checked together before anything is registered. */
+function programApps(programOwn: readonly ProgramApp[], options: SpinCloudProgramOptions) {
+    const apps = options.apps ?? [];
+    checkAppDeclarations(programOwn, apps);
+    return (cloud: AppCloud) => [...declareSpinApps(cloud, programOwn, apps), ...(options.declareApps?.(cloud) ?? [])];
+}
+
+function awsProgram(get: (key: string) => string | undefined, options: SpinCloudProgramOptions) {
     const awsRegion = aws.config.region;
     if (!awsRegion) {
         throw new Error("aws:region is not set: run `pulumi config set aws:region <region>` (e.g. eu-west-1)");
     }
-    const args = argsFromConfig((key) => config.get(key));
-    // Settings and the example app's files are checked before SpinCloud registers anything.
-    checkExampleApp(resolveSpinCloudArgs(args).exampleApp);
+    const args = argsFromConfig(get);
+    // Settings and every app's files are checked before SpinCloud registers anything.
+    const declare = programApps(exampleApps(resolveSpinCloudArgs(args).exampleApp), options);
     const cloud = new SpinCloud("spin-cloud", { ...args, awsRegion });
-    const apps = [...exampleApps(cloud, cloud.settings.exampleApp), ...declareApps(cloud)];
+    const apps = declare(cloud);
     return {
         vpcId: cloud.vpcId,
         serverPrivateIps: cloud.serverPrivateIps,
@@ -53,12 +72,12 @@ function awsProgram(config: pulumi.Config, declareApps: DeclareApps) {
     };
 }
 
-function localProgram(config: pulumi.Config, declareApps: DeclareApps) {
-    const args = resolveLocalCloudArgs((key) => config.get(key), pulumi.getStack());
-    checkExampleApp(args.exampleApp);
+function localProgram(get: (key: string) => string | undefined, options: SpinCloudProgramOptions) {
+    const args = resolveLocalCloudArgs(get, pulumi.getStack());
+    // One instance of the example app: a laptop gains nothing from two copies of the same app.
+    const declare = programApps(exampleApps(args.exampleApp, 1), options);
     const cloud = new LocalCloud("spin-cloud", args);
-    // One instance: a laptop gains nothing from two copies of the same app.
-    const apps = [...exampleApps(cloud, args.exampleApp, 1), ...declareApps(cloud)];
+    const apps = declare(cloud);
     return {
         appsEndpoint: cloud.urls.apps,
         appUrls: appUrls(apps),
@@ -76,21 +95,25 @@ function localProgram(config: pulumi.Config, declareApps: DeclareApps) {
 }
 
 /**
- * The program behind `index.ts`: reads `spin-cloud:*` stack config, builds the cloud of the
- * stack's target (AWS or this machine), declares the example app and `declareApps`' apps on it, and
- * returns the stack outputs. A function, so tests can evaluate every stack in one process.
+ * The program behind `index.ts`: reads `spin-cloud:*` stack config, checks it and every app of
+ * `options.apps` (and the example app), then builds the cloud of the stack's target (AWS or this
+ * machine), declares the apps on it and returns the stack outputs. A bare function is taken as
+ * `declareApps`. A function, so tests can evaluate every stack in one process.
  */
-export function spinCloudProgram(declareApps: DeclareApps = () => []) {
+export function spinCloudProgram(options: SpinCloudProgramOptions | DeclareApps = {}) {
+    const opts: SpinCloudProgramOptions = typeof options === "function" ? { declareApps: options } : options;
     const all = pulumi.runtime.allConfig();
     rejectUnknownKeys(Object.keys(all), allSettingKeys());
-    const config = new pulumi.Config("spin-cloud");
-    const target = targetOf((key) => config.get(key));
-    checkTargetKeys(target, all);
+    // Only what the stack sets: Pulumi.yaml's not-set defaults dropped (settings/project-config.ts).
+    const set = setByStack(all);
+    const get = (key: string): string | undefined => set[`spin-cloud:${key}`];
+    const target = targetOf(get);
+    checkTargetKeys(target, set);
     switch (target) {
         case "aws":
-            return awsProgram(config, declareApps);
+            return awsProgram(get, opts);
         case "local":
-            return localProgram(config, declareApps);
+            return localProgram(get, opts);
         default:
             throw new Error(`unexpected target ${JSON.stringify(target)}`);
     }

@@ -75,6 +75,9 @@ export interface SpinAppArgs {
     revision?: string;
 }
 
+/** What the checks that need no cloud read: the arguments of an app declared as data (app-declarations.ts). */
+export type AppArgsWithoutCloud = Omit<SpinAppArgs, "cloud">;
+
 /**
  * `memoryMb` 512: Spin compiles the component when an allocation starts, with no cache, under a
  * hard cgroup limit; the engine Spin 3.4 embeds (wasmtime 36.0.1) peaks at 371 MB compiling and
@@ -83,7 +86,7 @@ export interface SpinAppArgs {
 export const SPIN_APP_DEFAULTS = { instances: 2, cpuMhz: 100, memoryMb: 512, keepRevisions: DEFAULT_KEEP_REVISIONS } as const;
 
 /** `revisions` and `revision` checked: keep within 1–50, a pin only for a `source` app, as a bindle id. */
-export function checkRevisions(app: string, args: SpinAppArgs): { keep: number; yankExpired: boolean; pinned?: string } {
+export function checkRevisions(app: string, args: AppArgsWithoutCloud): { keep: number; yankExpired: boolean; pinned?: string } {
     const keep = args.revisions?.keep ?? DEFAULT_KEEP_REVISIONS;
     if (!Number.isInteger(keep) || keep < 1 || keep > MAX_KEEP_REVISIONS) {
         throw new SpinAppArgumentError(app, "revisions.keep", keep, `an integer from 1 to ${MAX_KEEP_REVISIONS}`);
@@ -108,7 +111,7 @@ export class SpinAppArgumentError extends Error {
 }
 
 /** Exactly one of `source` and `bindle`. */
-export function appOrigin(app: string, args: SpinAppArgs): { kind: "source"; dir: string } | { kind: "bindle"; bindle: PrebuiltBindle } {
+export function appOrigin(app: string, args: AppArgsWithoutCloud): { kind: "source"; dir: string } | { kind: "bindle"; bindle: PrebuiltBindle } {
     if (args.source !== undefined && args.bindle === undefined) {
         return { kind: "source", dir: args.source };
     }
@@ -174,7 +177,7 @@ export function checkTriggers(app: string, triggers: readonly { readonly type: s
 }
 
 /** Every variable the manifest requires is given, and secret ones only as secrets. */
-export function checkVariables(app: string, declared: readonly SpinVariable[], args: SpinAppArgs): void {
+export function checkVariables(app: string, declared: readonly SpinVariable[], args: AppArgsWithoutCloud): void {
     const plain = args.variables ?? {};
     const secret = args.secretVariables ?? {};
     for (const variable of declared) {

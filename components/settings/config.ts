@@ -2,8 +2,9 @@
  * The one place where spin-cloud's settings, their defaults and their limits live.
  *
  * `SETTINGS` describes every key the program reads from stack config (`spin-cloud:<key>`): type,
- * default, description. `Pulumi.yaml` declares none of them (a declared default would reach the
- * program as if the stack had set it; see the comment there). `resolveSpinCloudArgs`
+ * default, description. `Pulumi.yaml` declares each with its description and a "not set" default
+ * (`NOT_SET`, rendered by project-config.ts), never the real default: the engine hands a declared
+ * default to the program as if the stack had set it. `resolveSpinCloudArgs`
  * validates user input before any resource is registered and throws a `ConfigError` naming the
  * key, the bad value and what is allowed.
  */

@@ -58,8 +58,8 @@ export function targetOf(get: (key: string) => string | undefined): Target {
 /**
  * Fails on any setting of the other target that the stack sets, whatever its value (its default
  * included: `serverCount: "3"` on a local stack is refused). The program can tell "set" from
- * "defaulted" because Pulumi.yaml declares no defaults (see the comment there): `config` holds
- * only what the stack sets. `config` is the whole stack config, keys `spin-cloud:<key>`.
+ * "defaulted" because Pulumi.yaml's defaults mean "not set" and `setByStack` (project-config.ts)
+ * drops them: `config` holds only what the stack sets, keys `spin-cloud:<key>`.
  */
 export function checkTargetKeys(target: Target, config: Readonly<Record<string, string>>): void {
     const localOnly = Object.keys(LOCAL_SETTINGS).filter((k) => k !== "target");

@@ -40,9 +40,12 @@ describe("app files are checked before anything is registered", () => {
         assert.throws(() => checkAppFiles("hello", EXAMPLE_APP_DIR, BUILT_BY, root), (e: Error) => UNBUILT.test(e.message) && /Spin app directory does not exist/.test(e.message));
     });
 
-    it("names the app and its source when no setting declares it", () => {
+    it("names the app, its source and `spin build` in it when no setting declares it", () => {
         assert.throws(() => checkAppFiles("shop", "apps/hello", undefined, root),
-            /^Error: SpinApp shop: source = "apps\/hello" is not a built Spin app: .*dist\/hello\.wasm" does not exist/);
+            /^SpinAppArgumentError: SpinApp shop: source = "apps\/hello" is not allowed: a built Spin app \(apps\/hello\/spin\.toml: component "hello": source "dist\/hello\.wasm" does not exist\): run `spin build` in apps\/hello first$/);
+        // Not a build problem: no build command is suggested, the reason is said.
+        assert.throws(() => checkAppFiles("shop", "apps/nowhere", undefined, root),
+            /^SpinAppArgumentError: SpinApp shop: source = "apps\/nowhere" is not allowed: a Spin app directory with a valid spin\.toml, relative to where pulumi runs \(apps\/nowhere: Spin app directory does not exist\)$/);
     });
 
     it("passes a built app through, read", () => {

@@ -1,12 +1,14 @@
 /**
  * Stack configuration as the Pulumi engine would hand it to the program: `stacks/Pulumi.<stack>.yaml`,
  * plus whatever `Pulumi.yaml` declares, merged the way the engine merges it. Mocks read neither,
- * so tests load them here. Pulumi.yaml declares no key (the program holds every default, so "set
- * in the stack" stays distinguishable); should one come back, this applies it as the engine would.
+ * so tests load them here. Pulumi.yaml declares every key with a "not set" default ("" or [""],
+ * components/settings/project-config.ts), which reaches the program for every key a stack leaves
+ * out, as the engine hands it over.
  */
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
+import { setByStack } from "../../components/settings/project-config";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const STACKS_DIR = path.join(ROOT, "stacks");
@@ -17,7 +19,7 @@ export function projectFile(): { name: string; config?: Record<string, { type?: 
 
 /** The stack's `spin-cloud:target` (default `aws`). */
 export function stackTarget(stack: string): string {
-    return loadStackConfig(stack)["spin-cloud:target"] ?? "aws";
+    return setByStack(loadStackConfig(stack))["spin-cloud:target"] ?? "aws";
 }
 
 /** Names of every stack that has a file in `stacks/`. */
@@ -41,7 +43,7 @@ export const TEST_OPERATOR_CIDRS: readonly string[] = ["172.20.0.0/24"];
  */
 export function loadStackConfig(stack: string): Record<string, string> {
     const config = shippedStackConfig(stack);
-    if (config["spin-cloud:operatorCidrs"] !== undefined) {
+    if (setByStack(config)["spin-cloud:operatorCidrs"] !== undefined) {
         config["spin-cloud:operatorCidrs"] = JSON.stringify(TEST_OPERATOR_CIDRS);
     }
     return config;

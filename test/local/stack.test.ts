@@ -224,7 +224,7 @@ describe("Nomad resources of the local target go with the state step", () => {
 describe("bad local config stops before anything is registered", () => {
     const cases: [string, Record<string, string>, RegExp][] = [
         ["local", { serverCount: "5" }, /spin-cloud:serverCount = "5" .*nothing on target 'local'/],
-        // At their defaults too: Pulumi.yaml declares no default, so a key present was set by the stack.
+        // At their defaults too: Pulumi.yaml's defaults are "not set" ("" / [""]), never a real default.
         ["local", { serverCount: "3" }, /spin-cloud:serverCount = "3" .*nothing on target 'local'/],
         ["local", { operatorCidrs: "[]" }, /spin-cloud:operatorCidrs = "\[\]" .*nothing on target 'local'/],
         ["dev", { localPortOffset: "10000" }, /spin-cloud:localPortOffset = "10000" .*nothing on target 'aws'/],

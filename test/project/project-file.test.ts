@@ -4,6 +4,10 @@ import * as path from "path";
 import { closeObjects, compileStrict, describeErrors, readSchema } from "../harness/schemas";
 import * as YAML from "yaml";
 import { ROOT, projectFile } from "../harness/stack-config";
+import { PROJECT_FILE, withRenderedConfig } from "../harness/project-config-file";
+import { NOT_SET, projectConfig } from "../../components/settings/project-config";
+import { SETTINGS } from "../../components/settings/config";
+import { LOCAL_SETTINGS, allSettingKeys } from "../../components/settings/local-config";
 
 describe("Pulumi.yaml", () => {
     // The upstream schema leaves the top level open (`additionalProperties: true`); we close it
@@ -18,6 +22,30 @@ describe("Pulumi.yaml", () => {
         assert.strictEqual(project.stackConfigDir, "stacks");
         assert.deepStrictEqual(project.runtime, { name: "nodejs", options: { packagemanager: "npm", typescript: true } });
         assert.ok(fs.existsSync(path.join(ROOT, project.main as string)));
+    });
+
+    it("declares every setting exactly as components/settings renders it (one source of truth)", () => {
+        const regenerate = "Pulumi.yaml's config: block differs from components/settings (SETTINGS, LOCAL_SETTINGS): run `npm run render:project-config`";
+        assert.deepStrictEqual(projectFile().config, projectConfig(), regenerate);
+        const text = fs.readFileSync(PROJECT_FILE, "utf8");
+        assert.strictEqual(withRenderedConfig(text), text, regenerate);
+        assert.deepStrictEqual(Object.keys(projectConfig()).sort(), allSettingKeys().sort());
+    });
+
+    it("gives each key a not-set default of its declared type (the engine refuses another), never the real default", () => {
+        for (const [key, declaration] of Object.entries(projectFile().config ?? {})) {
+            // pulumi/pulumi v3.248.0 sdk/go/common/workspace/project.go Project.Validate: a typed default must be of that type.
+            if (declaration.type === "array") {
+                assert.deepStrictEqual([(declaration as { items?: unknown }).items, declaration.default], [{ type: "string" }, [NOT_SET.string]], key);
+                assert.strictEqual(JSON.stringify(declaration.default), NOT_SET.array, `${key}: the engine hands a list default over as JSON`);
+            } else {
+                assert.deepStrictEqual([declaration.type, declaration.default], ["string", NOT_SET.string], key);
+            }
+            const setting = ({ ...SETTINGS, ...LOCAL_SETTINGS } as Record<string, { default: unknown }>)[key];
+            const real = typeof setting.default === "string" ? setting.default || "empty" : JSON.stringify(setting.default);
+            assert.ok(declaration.description?.includes(`default ${real};`), `${key}: the description states the real default ${real}`);
+            assert.match(declaration.description ?? "", /; (target aws only|target local only|targets aws and local|any target)\.$/, key);
+        }
     });
 
     it("the closed schema catches a misspelt key", () => {

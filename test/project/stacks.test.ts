@@ -9,6 +9,7 @@ import { SETTINGS } from "../../components/settings/config";
 import { SECRET_PARAMETERS } from "../../provisioning/agents/secrets";
 import { MockResource, MockRun, evaluateStack, isSecretInput, lastRegistered, ofType } from "../harness/mocks";
 import { loadStackConfig, shippedStacks, stackTarget } from "../harness/stack-config";
+import { setByStack } from "../../components/settings/project-config";
 import { assertValidNomadJob } from "../harness/nomad-job-schema";
 import { strings } from "../harness/walk";
 
@@ -24,10 +25,10 @@ async function run(stack: string): Promise<MockRun> {
     return runs.get(stack)!;
 }
 
-/** The stack's value of a setting, else the program's default (Pulumi.yaml declares none). */
+/** The stack's value of a setting, else the program's default (Pulumi.yaml's defaults mean "not set"). */
 function setting(stack: string, key: string): string {
     const fallback = (SETTINGS as Record<string, { default: unknown }>)[key]?.default;
-    return loadStackConfig(stack)[`spin-cloud:${key}`] ?? (typeof fallback === "string" ? fallback : JSON.stringify(fallback));
+    return setByStack(loadStackConfig(stack))[`spin-cloud:${key}`] ?? (typeof fallback === "string" ? fallback : JSON.stringify(fallback));
 }
 
 describe("shipped stacks", () => {

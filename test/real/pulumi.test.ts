@@ -17,6 +17,7 @@ import * as path from "path";
 import { loadStackConfig, ROOT } from "../harness/stack-config";
 import { NOMAD_PLUGIN, PULUMI_BINARIES, PulumiWorkspace } from "./harness/pulumi-cli";
 import { itWith, onPath } from "./harness/runtime";
+import { NOT_SET, projectConfig } from "../../components/settings/project-config";
 
 const STACK = "local";
 const EXAMPLE_WASM = path.join(ROOT, "apps", "hello", "dist", "hello.wasm");
@@ -102,6 +103,42 @@ describe("real pulumi: preview of the local stack", function () {
         const { code, output } = await ws.preview(STACK, ["--policy-pack", "policy", "--policy-pack-config", config], { "spin-cloud:exampleApp": "true" });
         assert.notEqual(code, 0, output);
         assert.match(output, /\[mandatory\] +production-app-min-instances/, output);
+    });
+
+    itWith(["pulumi"], "`pulumi config` of a stack that sets nothing lists every setting Pulumi.yaml declares, at its not-set value", async () => {
+        const ws = new PulumiWorkspace({ nomadStandin: false });
+        workspaces.push(ws);
+        await ws.initStack("bare");
+        const listed = await ws.configJson("bare", {}, false);
+        const declared = projectConfig();
+        assert.deepEqual(Object.keys(listed).sort(), Object.keys(declared).map((k) => `spin-cloud:${k}`).sort());
+        for (const [key, declaration] of Object.entries(declared)) {
+            assert.equal(listed[`spin-cloud:${key}`].value, declaration.type === "array" ? NOT_SET.array : NOT_SET.string, key);
+        }
+    });
+
+    itWith(PULUMI_BINARIES, "a stack that sets nothing gets past the engine's config checks to the program's first check, before any resource", async () => {
+        const ws = new PulumiWorkspace({ nomadStandin: false });
+        workspaces.push(ws);
+        await ws.initStack("bare");
+        const { code, output } = await ws.preview("bare", [], {}, false);
+        assert.notEqual(code, 0, output);
+        assert.doesNotMatch(output, /missing configuration value|must be of type/, output);
+        assert.match(output, /aws:region is not set: run `pulumi config set aws:region <region>`/, output);
+        assert.deepEqual(creates(output).filter((x) => !x.startsWith("pulumi:pulumi:Stack")), [], output);
+    });
+
+    itWith(PULUMI_BINARIES, "a local stack that sets only its target previews with every other setting at its program default", async () => {
+        const ws = new PulumiWorkspace({ nomadStandin: !realNomadPlugin });
+        workspaces.push(ws);
+        await ws.initStack(STACK);
+        const { code, output } = await ws.preview(STACK, [], { "spin-cloud:target": "local" }, false);
+        assert.equal(code, 0, output);
+        const planned = creates(output);
+        assert.ok(planned.includes("nomad:index:Job spin-cloud-traefik"), output);
+        assert.ok(!planned.some((x) => x.includes("hello")), "exampleApp defaults to false");
+        // localPortOffset defaults to 10000: the Nomad UI on 14646.
+        assert.match(output, /"http:\/\/127\.0\.0\.1:14646\/ui\/"/, output);
     });
 
     itWithApp("refuses an AWS setting on the local stack even at its default value (serverCount: \"3\"), before any resource", async () => {

@@ -2,7 +2,8 @@ import * as assert from "assert";
 import { cidrContains, parseIpv4Cidr, planSubnets } from "../../components/settings/cidr";
 import { LOCAL_SETTINGS, SHARED_SETTING_KEYS, checkTargetKeys } from "../../components/settings/local-config";
 import { ConfigError, SETTINGS, argsFromConfig, defaults, instanceTypeArchitecture, rejectUnknownKeys, resolveSpinCloudArgs } from "../../components/settings/config";
-import { projectFile, shippedStackConfig } from "../harness/stack-config";
+import { shippedStackConfig } from "../harness/stack-config";
+import { NOT_SET, setByStack } from "../../components/settings/project-config";
 import { evaluateStack, lastRegistered } from "../harness/mocks";
 import { spinCloudProgram } from "../../components/program";
 import { PINNED_VERSIONS } from "../../provisioning/versions";
@@ -134,10 +135,7 @@ describe("settings validation", () => {
         assert.strictEqual(instanceTypeArchitecture("t3a.micro"), "x86_64");
     });
 
-    it("Pulumi.yaml declares no setting: the program holds every default, so a stack's own keys stay distinguishable", () => {
-        // The engine hands a declared default to the program as if the stack had set it, and makes a
-        // declared key without one required (sdk/go/common/workspace/config.go mergeConfig).
-        assert.deepStrictEqual(Object.keys(projectFile().config ?? {}), []);
+    it("every setting has a type, a default and a description (Pulumi.yaml's are rendered from them)", () => {
         const settings: Record<string, { type: string; default: unknown; description: string }> = { ...SETTINGS, ...LOCAL_SETTINGS };
         for (const [key, setting] of Object.entries(settings)) {
             assert.ok(["integer", "string", "array", "boolean"].includes(setting.type), key);
@@ -146,12 +144,36 @@ describe("settings validation", () => {
         }
     });
 
-    it("hands the program only what the stack sets (no Pulumi.yaml default reaches it)", () => {
+    it("hands the program Pulumi.yaml's not-set value for every key the stack leaves out, which setByStack drops", () => {
         const local = shippedStackConfig("local");
-        assert.deepStrictEqual(Object.keys(local).filter((k) => k.startsWith("spin-cloud:")).sort(),
+        // What the engine hands over (sdk/go/common/workspace/config.go mergeConfig): the declared default.
+        assert.strictEqual(local["spin-cloud:serverCount"], NOT_SET.string);
+        assert.strictEqual(local["spin-cloud:operatorCidrs"], NOT_SET.array);
+        assert.deepStrictEqual(Object.keys(setByStack(local)).filter((k) => k.startsWith("spin-cloud:")).sort(),
             ["spin-cloud:exampleApp", "spin-cloud:localPortOffset", "spin-cloud:target"]);
-        assert.strictEqual(local["spin-cloud:serverCount"], undefined, "no default of an AWS key reaches the local stack");
     });
+
+    it("setByStack keeps every value a stack sets, its real defaults and an empty list included", () => {
+        const all = {
+            "spin-cloud:serverCount": "3", "spin-cloud:operatorCidrs": "[]", "spin-cloud:expectedVersions": '["nomad@1.0.0"]',
+            "spin-cloud:vpcCidr": "", "spin-cloud:natGateways": '[""]', "aws:region": "", "other:list": '[""]',
+        };
+        assert.deepStrictEqual(setByStack(all), {
+            "spin-cloud:serverCount": "3", "spin-cloud:operatorCidrs": "[]", "spin-cloud:expectedVersions": '["nomad@1.0.0"]',
+            "aws:region": "", "other:list": '[""]',
+        });
+    });
+
+    for (const [stack, config, message] of [
+        ["local", { serverCount: "3" }, /spin-cloud:serverCount = "3" is not allowed: nothing on target 'local'/],
+        ["local", { natGateways: "single", operatorCidrs: "[]" }, /spin-cloud:natGateways = "single" is not allowed: nothing on target 'local'/],
+        ["dev", { localPortOffset: "10000" }, /spin-cloud:localPortOffset = "10000" is not allowed: nothing on target 'aws'/],
+    ] as const) {
+        it(`refuses ${JSON.stringify(config)}, real defaults of the other target, on ${stack} under Pulumi.yaml's declarations`, async () => {
+            await assert.rejects(evaluateStack(stack, spinCloudProgram, { config }), message);
+            assert.deepStrictEqual(lastRegistered().filter((r) => r.type !== "pulumi:pulumi:Stack"), []);
+        });
+    }
 
     it("refuses every setting of the other target that a stack sets, at its default value too", () => {
         const defaultText = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));

@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { ROOT, STACKS_DIR } from "../../harness/stack-config";
-import { onPath, Processes, sleep, tempDir } from "./runtime";
+import { onPath, Processes, tempDir } from "./runtime";
 
 /** What `pulumi preview` of the local stack runs: the CLI, the Node.js language host and the plugins of the program. */
 export const PULUMI_BINARIES = [
@@ -64,18 +64,30 @@ export class PulumiWorkspace {
         this.salts.set(stack, written.encryptionsalt);
     }
 
-    /** A temp copy of `stacks/Pulumi.<stack>.yaml`, `overrides` (full keys) set, with the stack's salt. */
-    configFile(stack: string, overrides: Readonly<Record<string, string>> = {}): string {
-        const shipped = YAML.parse(fs.readFileSync(path.join(STACKS_DIR, `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown> };
+    /**
+     * A temp copy of `stacks/Pulumi.<stack>.yaml`, `overrides` (full keys) set, with the stack's salt;
+     * with `shipped: false`, a stack file that holds only `overrides`.
+     */
+    configFile(stack: string, overrides: Readonly<Record<string, string>> = {}, shipped = true): string {
+        const shippedFile = path.join(STACKS_DIR, `Pulumi.${stack}.yaml`);
+        const shippedConfig = shipped ? (YAML.parse(fs.readFileSync(shippedFile, "utf8")) as { config?: Record<string, unknown> }).config : {};
         const file = path.join(this.dir, `Pulumi.${stack}.${this.salts.size}-${Object.keys(overrides).length}-${Date.now()}.yaml`);
-        fs.writeFileSync(file, YAML.stringify({ config: { ...shipped.config, ...overrides }, encryptionsalt: this.salts.get(stack) }));
+        fs.writeFileSync(file, YAML.stringify({ config: { ...shippedConfig, ...overrides }, encryptionsalt: this.salts.get(stack) }));
         return file;
     }
 
-    /** `pulumi preview --stack <stack>` of this project (cwd = the repository root), bounded. */
-    async preview(stack: string, args: readonly string[] = [], overrides: Readonly<Record<string, string>> = {}): Promise<PreviewResult> {
-        const configFile = this.configFile(stack, overrides);
+    /** `pulumi preview --stack <stack>` of this project (cwd = the repository root), bounded; `shipped` as in configFile. */
+    async preview(stack: string, args: readonly string[] = [], overrides: Readonly<Record<string, string>> = {}, shipped = true): Promise<PreviewResult> {
+        const configFile = this.configFile(stack, overrides, shipped);
         return this.run("preview", ["preview", "--stack", stack, "--non-interactive", "--color", "never", "--config-file", configFile, ...args], ROOT, PREVIEW_TIMEOUT_MS);
+    }
+
+    /** `pulumi config --json` of the stack, as the CLI merges Pulumi.yaml's declarations into it; `shipped` as in configFile. */
+    async configJson(stack: string, overrides: Readonly<Record<string, string>> = {}, shipped = true): Promise<Record<string, { value?: string; objectValue?: unknown }>> {
+        const configFile = this.configFile(stack, overrides, shipped);
+        const result = await this.run("config", ["config", "--json", "--stack", stack, "--non-interactive", "--config-file", configFile], ROOT, 60_000);
+        if (result.code !== 0) throw new Error(`pulumi config --json failed:\n${result.output}`);
+        return JSON.parse(result.output.slice(result.output.indexOf("{")));
     }
 
     async cleanup(): Promise<void> {
@@ -86,7 +98,10 @@ export class PulumiWorkspace {
     private async run(name: string, args: readonly string[], cwd: string, timeoutMs: number): Promise<PreviewResult> {
         const started = this.procs.start(name, onPath("pulumi") ?? "pulumi", args, { cwd, env: this.env() });
         const exited = new Promise<number | null>((resolve) => started.child.once("exit", (code) => resolve(code)));
-        const code = await Promise.race([exited, sleep(timeoutMs).then(() => "timeout" as const)]);
+        // A timer cleared on exit: a pending one would hold mocha's exit for up to timeoutMs after the last test.
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<"timeout">((resolve) => { timer = setTimeout(() => resolve("timeout"), timeoutMs); });
+        const code = await Promise.race([exited, timedOut]).finally(() => clearTimeout(timer));
         if (code === "timeout") {
             await this.procs.stop(started, 5_000);
             throw new Error(`pulumi ${args.join(" ")} did not finish in ${timeoutMs} ms:\n${started.log()}`);
