@@ -131,88 +131,101 @@ export const TRAEFIK: TraefikRelease = {
 };
 
 /**
- * A container image, pinned by digest when one is recorded, else by its exact tag. A tag can be
- * re-pushed; a digest cannot (docker pulls `repository@sha256:…` by content).
- */
-export interface ContainerImage {
-    readonly repository: string;
-    readonly tag: string;
-    /** `sha256:<64 hex>` of the image (a multi-arch index digest covers every architecture). */
-    readonly digest: string | null;
-    /**
-     * The platforms this reference is known to provide, each with where that was verified (for a
-     * digest: `docker buildx imagetools inspect` output). A platform not listed is refused for
-     * nodes of that architecture (checkedImageArchitecture), so a guess never reaches `up`.
-     */
-    readonly verifiedPlatforms: Readonly<Partial<Record<ImagePlatform, string>>>;
-}
-
-/** OCI platform names (image index `platform.os/architecture`). */
-export type ImagePlatform = "linux/amd64" | "linux/arm64";
-
-/** The OCI platform of a node architecture (`arm64` → `linux/arm64`, `x86_64` → `linux/amd64`). */
-export function imagePlatform(architecture: Architecture): ImagePlatform {
-    return `linux/${debianArchitecture(architecture)}`;
-}
-
-/**
- * `image` for nodes of `architecture`, or an error naming `architecture` when the image is not
- * verified to exist for it (a pull would fail on every client, or the binary would not run, and
- * `up` would stop only after the job's deployment deadline).
- */
-export function checkedImageArchitecture(image: ContainerImage, architecture: Architecture, what: string): ContainerImage {
-    const platform = imagePlatform(architecture);
-    if (image.verifiedPlatforms[platform] !== undefined) return image;
-    const verified = Object.keys(image.verifiedPlatforms);
-    throw new Error(
-        `architecture = "${architecture}" is not allowed with ${what} ${containerImageReference(image)}: ` +
-        `it is verified only for ${verified.length ? verified.join(", ") : "no platform"}, not ${platform}. ` +
-        `Set spin-cloud:architecture to ${architecture === "arm64" ? "x86_64" : "arm64"} with matching serverInstanceType and clientInstanceType` +
-        `${architecture === "arm64" ? " (e.g. t3.small and t3.medium)" : ""}, or verify an image that has ${platform} and record it, ` +
-        `with its digest and where you verified it, in provisioning/versions.ts (docs/bindle.md "Before the first deploy")`);
-}
-
-/** The reference docker pulls: `repository@digest` when a digest is recorded, else `repository:tag`. */
-export function containerImageReference(image: Pick<ContainerImage, "repository" | "tag" | "digest">): string {
-    if (image.digest === null) {
-        return `${image.repository}:${image.tag}`;
-    }
-    if (!/^sha256:[0-9a-f]{64}$/.test(image.digest)) {
-        throw new Error(`${image.repository}: digest must be sha256:<64 lowercase hex>, got ${image.digest}`);
-    }
-    return `${image.repository}@${image.digest}`;
-}
-
-/**
- * The Bindle server, run by the `bindle` job (provisioning/jobs/bindle-job.ts) under Nomad's
- * docker driver; why a container and not the release tarball is in docs/bindle.md.
+ * The Bindle server: deislabs/bindle's v0.9.1 release tarball, on both targets (the AWS `bindle`
+ * job under `exec`, the local job under `raw_exec`). Why this build and not an image or v0.8.2:
+ * docs/bindle.md "Runtime decision".
  *
- * Sources: deislabs/bindle PR #363 "bump version to 0.8.2" (2022-12-21, release/0.8 branch);
- * fermyon/installer aws/terraform/multiple-nodes/vm_assets/job/bindle.nomad runs
- * `image = "ghcr.io/fermyon/bindle:v0.8.2"` with the docker driver. No digest of that image was
- * found in any stored copy, so it is pinned by its exact tag until one is recorded here.
+ * Source: deislabs/bindle `.github/workflows/release.yaml` at tag v0.9.1 (commit 175db03):
+ * - every build runs `cargo build --release --no-default-features --features
+ *   rustls-tls,cli,server,client,caching` (linux amd64 on ubuntu-20.04, linux aarch64 cross-built
+ *   there, macOS amd64/aarch64 on macos-latest). With those features `openssl-sys` and `native-tls`
+ *   are not in the dependency graph for any of the four targets (`cargo tree -i openssl-sys` at
+ *   v0.9.1: "did not match any packages"), so the binaries need no libssl and run on Debian 12 and
+ *   Ubuntu 24.04 (glibc ≥ 2.31 from the ubuntu-20.04 runner).
+ * - `tar czf bindle-${RELEASE_VERSION}-${RUNNER_OS}-${arch}.tar.gz README.md LICENSE.txt bindle
+ *   bindle-server` (RUNNER_OS lowercased: `linux`, `macos`; arch `amd64` / `aarch64`), then the
+ *   publish job runs `sha256sum * > checksums-${RELEASE_VERSION}.txt` and uploads both to the
+ *   `releases` container of bindle.blob.core.windows.net.
+ * - v0.9.x refuses invoices without a valid signature; v0.8.2 stores unsigned ones (docs/bindle.md
+ *   "What a signature guarantees").
  *
- * Platforms: only linux/amd64 is known, from use: fermyon/installer ran that job on its
- * `instance_type` default `t2.medium` (x86_64; aws/terraform/multiple-nodes/variables.tf). Nothing
- * shows a linux/arm64 variant: deislabs/bindle has no Dockerfile at tag v0.8.2 (so the image was
- * not built by Bindle's release job), and the v0.9.x release job (`.github/workflows/release.yaml`
- * at v0.9.1, job `docker-image`) runs docker/build-push-action@v3 without a `platforms` input, which
- * builds the runner's platform only (linux/amd64), to ghcr.io/deislabs/bindle. Searched (issues,
- * docs, pages) for a multi-arch index or a digest of either image: none found. So arm64 nodes are
- * refused for this image (checkedImageArchitecture) until a verified one is recorded.
+ * `sha256`: no copy of `checksums-v0.9.1.txt` or of any v0.9.1 tarball's digest was reachable from
+ * where this was pinned, so every entry is null and the download is verified against that
+ * published sums file (Nomad: go-getter `checksum=file:<url>`; local: local-install.sh
+ * `--sums-url`). Record the digests here as soon as they are read from the file (docs/bindle.md
+ * "Pinning the tarballs"): a recorded value replaces the sums file for that tarball.
  */
+export type BindleOs = "linux" | "macos";
+export type BindleArch = "amd64" | "aarch64";
+
+export interface BindleArtifact {
+    readonly url: string;
+    /** The tarball's sha256 once recorded; null: checked against `BindleRelease.sumsUrl` only. */
+    readonly sha256: string | null;
+}
+
 export interface BindleRelease {
     readonly version: string;
-    readonly image: ContainerImage;
+    /** Linux tarballs of the node architectures (AWS clients, Linux laptops). */
+    readonly artifacts: Readonly<Record<Architecture, BindleArtifact>>;
+    /** macOS tarballs (the local target on a Mac). */
+    readonly macos: Readonly<Record<Architecture, BindleArtifact>>;
+    /** The release's `sha256sum` output (unsigned, next to the tarballs). */
+    readonly sumsUrl: string;
+}
+
+const BINDLE_VERSION = "0.9.1";
+const BINDLE_DOWNLOAD = "https://bindle.blob.core.windows.net/releases";
+
+/** The release tarball's URL for one OS and architecture. */
+export function bindleTarballUrl(os: BindleOs, arch: BindleArch): string {
+    return `${BINDLE_DOWNLOAD}/bindle-v${BINDLE_VERSION}-${os}-${arch}.tar.gz`;
 }
 
 export const BINDLE: BindleRelease = {
-    version: "0.8.2",
-    image: {
-        repository: "ghcr.io/fermyon/bindle", tag: "v0.8.2", digest: null,
-        verifiedPlatforms: { "linux/amd64": "fermyon/installer aws/terraform/multiple-nodes: this image under Nomad's docker driver on t2.medium (x86_64)" },
+    version: BINDLE_VERSION,
+    artifacts: {
+        arm64: { url: bindleTarballUrl("linux", "aarch64"), sha256: null },
+        x86_64: { url: bindleTarballUrl("linux", "amd64"), sha256: null },
     },
+    macos: {
+        arm64: { url: bindleTarballUrl("macos", "aarch64"), sha256: null },
+        x86_64: { url: bindleTarballUrl("macos", "amd64"), sha256: null },
+    },
+    sumsUrl: `${BINDLE_DOWNLOAD}/checksums-v${BINDLE_VERSION}.txt`,
 };
+
+/** The Linux Bindle tarball of a node's architecture. */
+export function bindleArtifact(architecture: Architecture): BindleArtifact {
+    switch (architecture) {
+        case "arm64":
+            return BINDLE.artifacts.arm64;
+        case "x86_64":
+            return BINDLE.artifacts.x86_64;
+        default:
+            return assertNever(architecture, "architecture");
+    }
+}
+
+/**
+ * go-getter's `checksum` option for `artifact`: `sha256:<hex>` when the digest is recorded, else
+ * `file:<sums url>`, which go-getter (v1.7.0, Nomad 1.6's; checksum.go `checksumFromFile`)
+ * downloads and searches for the line naming the tarball's file name, refusing the artifact
+ * when none matches or the digest differs.
+ */
+export function artifactChecksum(artifact: BindleArtifact, sumsUrl: string = BINDLE.sumsUrl): string {
+    if (artifact.sha256 === null) return `file:${sumsUrl}`;
+    if (!/^[0-9a-f]{64}$/.test(artifact.sha256)) {
+        throw new Error(`${artifact.url}: sha256 must be 64 lowercase hex digits, got ${artifact.sha256}`);
+    }
+    return `sha256:${artifact.sha256}`;
+}
+
+/**
+ * The checksums files a download may be checked against while its own digest is not recorded
+ * (go-getter `checksum=file:<url>`): the policy pack accepts exactly these, as advisory.
+ */
+export const PUBLISHED_SUMS_FILES: readonly string[] = [BINDLE.sumsUrl];
 
 /** What a stack can name in `spin-cloud:expectedVersions`: every product a node or job downloads. */
 export const PINNED_VERSIONS = {

@@ -12,7 +12,7 @@ export interface BindleServerArgs {
     architecture: Architecture;
     /** Where operators (and `pulumi up`, to push apps) reach the API: the operator endpoint. */
     operatorUrl: pulumi.Input<string>;
-    /** Default: the container image under docker (AWS); the local target runs the binary under raw_exec. */
+    /** Default: the release tarball of `architecture` under exec (AWS); the local target runs the installed binary under raw_exec. */
     runtime?: BindleRuntime;
 }
 

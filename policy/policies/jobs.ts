@@ -8,6 +8,7 @@ import { stackConfigFromEnv } from "../lib/stack";
 import { allRouters, hostInDomain } from "../lib/traefik";
 import { RuleBranch, ruleBranches } from "../lib/traefik-rule";
 import { configSchema, tunables } from "./config";
+import { PUBLISHED_SUMS_FILES } from "../../provisioning/versions";
 
 type JobCheck = (job: NomadJob, label: string, args: ResourceValidationArgs, report: ReportViolation) => void;
 
@@ -182,16 +183,40 @@ export function artifactChecksum(source: string | undefined, options: Record<str
     return query ? new URLSearchParams(query).get("checksum") ?? undefined : undefined;
 }
 
+/** The sums file URL of a `file:<url>` checksum the project knows (versions.ts PUBLISHED_SUMS_FILES), else undefined. */
+export function publishedSumsFile(checksum: string | undefined): string | undefined {
+    const url = checksum?.startsWith("file:") ? checksum.slice("file:".length) : undefined;
+    return url !== undefined && PUBLISHED_SUMS_FILES.includes(url) ? url : undefined;
+}
+
 export const artifactsPinned: ResourceValidationPolicy = {
     name: "artifacts-pinned-by-checksum",
-    description: "Every artifact a Nomad job downloads is pinned with a literal checksum (GetterOptions.checksum).",
+    description: "Every artifact a Nomad job downloads is checked: a literal checksum (GetterOptions.checksum), or a release's published sums file the project lists.",
     enforcementLevel: "mandatory",
     validateResource: validateJob((job, label, _args, report) => {
         for (const task of allTasks(job)) {
             for (const artifact of task.Artifacts ?? []) {
-                if (!isPinnedChecksum(artifactChecksum(artifact.GetterSource, artifact.GetterOptions))) {
+                const checksum = artifactChecksum(artifact.GetterSource, artifact.GetterOptions);
+                if (!isPinnedChecksum(checksum) && publishedSumsFile(checksum) === undefined) {
                     report(`${label} task '${task.Name}' downloads ${artifact.GetterSource} without a pinned checksum. ` +
                         `Set GetterOptions: { checksum: "sha256:<64 hex digits>" } from the release's published checksums.`);
+                }
+            }
+        }
+    }),
+};
+
+export const artifactsPinnedByDigest: ResourceValidationPolicy = {
+    name: "artifacts-pinned-by-digest",
+    description: "Every artifact carries its own digest, not only a line of the publisher's sums file (which the publisher can change with the file).",
+    enforcementLevel: "advisory",
+    validateResource: validateJob((job, label, _args, report) => {
+        for (const task of allTasks(job)) {
+            for (const artifact of task.Artifacts ?? []) {
+                const sums = publishedSumsFile(artifactChecksum(artifact.GetterSource, artifact.GetterOptions));
+                if (sums !== undefined) {
+                    report(`${label} task '${task.Name}' downloads ${artifact.GetterSource} checked only against ${sums}. ` +
+                        `Record the tarball's sha256 from that file in provisioning/versions.ts (docs/bindle.md "Pinning the tarballs").`);
                 }
             }
         }

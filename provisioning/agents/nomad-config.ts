@@ -4,10 +4,9 @@
  * on every node, plus `server.encrypt` on servers.
  *
  * Reference: Nomad agent configuration docs, website/content/docs/configuration/{index,server,
- * server_join,client,consul,acl,tls,telemetry}.mdx and drivers/{exec,docker}.mdx (hashicorp/nomad).
+ * server_join,client,consul,acl,tls,telemetry}.mdx and drivers/exec.mdx (hashicorp/nomad).
  */
 import { awsCloudAutoJoin, CONSUL_PORTS, PRIVATE_IP_TEMPLATE } from "./consul-config";
-import { BINDLE_CLIENT_REQUIREMENTS } from "../jobs/bindle-job";
 import { NODE_LAYOUT } from "./node-layout";
 import { assertNever, ClientNode, ClusterProvisioning, HostVolume, NodeProvisioning, ServerNode } from "../types";
 import { jsonFile } from "../json-file";
@@ -35,17 +34,7 @@ export interface NomadExecPluginConfig {
     readonly no_pivot_root: false;
 }
 
-/**
- * `docker` driver plugin options (drivers/docker.mdx "Plugin Options": `allow_privileged`, the
- * `volumes` block's `enabled`; drivers/docker/config.go declares `volumes` an hclspec block). A
- * nested block is a list of one object in the JSON form, as `nested` in basic.json.
- */
-export interface NomadDockerPluginConfig {
-    readonly allow_privileged: boolean;
-    readonly volumes: readonly [{ readonly enabled: boolean }];
-}
-
-export type NomadPluginBlock = { readonly config: readonly [NomadExecPluginConfig | NomadDockerPluginConfig] };
+export type NomadPluginBlock = { readonly config: readonly [NomadExecPluginConfig] };
 
 export interface NomadConsulBlock {
     readonly address: string;
@@ -181,20 +170,14 @@ export function hostVolumes(volumes: readonly HostVolume[]): NomadLabelledBlocks
     return labelledBlocks(volumes.map((v) => [v.name, { path: v.path, read_only: v.readOnly }] as const));
 }
 
-/** The docker plugin options Bindle's job needs on every client (BINDLE_CLIENT_REQUIREMENTS). */
-export function dockerPluginConfig(): NomadDockerPluginConfig {
-    const docker = BINDLE_CLIENT_REQUIREMENTS.nomadPlugins.docker;
-    return { allow_privileged: docker.allow_privileged, volumes: [{ enabled: docker.volumes.enabled }] };
-}
-
 /** How long a stopping client may take to move its allocations away; the unit's stop timeout is longer. */
 export const CLIENT_DRAIN_DEADLINE = "2m";
 
 function clientConfig(node: ClientNode): NomadAgentConfig {
     const execConfig: NomadExecPluginConfig = { default_pid_mode: "private", default_ipc_mode: "private", no_pivot_root: false };
     const plugins: ReadonlyArray<readonly [string, NomadPluginBlock]> = [
+        // Spin apps and the Bindle server both run under exec; no client runs docker.
         ["exec", { config: [execConfig] }],
-        ["docker", { config: [dockerPluginConfig()] }],
     ];
     return {
         ...commonConfig(node.cluster),

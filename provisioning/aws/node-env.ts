@@ -30,13 +30,6 @@ const KEY = /^[A-Z_][A-Z0-9_]*$/;
 export const NFS_CLIENT_APT_PACKAGE = "nfs-common";
 
 /**
- * The Docker daemon's unit, shipped by Ubuntu's `docker.io` package (noble source package
- * docker.io-app builds `docker.io`, "Linux container runtime"; its file list has
- * /usr/lib/systemd/system/docker.service). install.sh enables and starts it.
- */
-export const DOCKER_UNIT = "docker.service";
-
-/**
  * fstab options for EFS with the plain NFS client, exactly as AWS's EFS user guide gives them
  * ("Enabling automatic mounting on EC2 Linux ... using NFS", nfs-automount-efs.html; the same
  * values as "Mount settings used by EFS mount helper"): NFSv4.1, 1 MiB reads and writes, `hard`,
@@ -95,13 +88,18 @@ export function resolveSharedVolume(node: ClientNode): ResolvedSharedVolume | un
     return { ...shared, path: volume.path };
 }
 
-/** Client-only entries: the packages and units install.sh adds, and the shared volume, if any. */
+/**
+ * Client-only entries: the system user install.sh creates for the Bindle task (fixed ids, so the
+ * shared store has one owner on every client), the NFS client package, and the shared volume.
+ */
 function clientEntries(node: ClientNode): EnvEntry[] {
     const shared = resolveSharedVolume(node);
-    const packages = [...BINDLE_CLIENT_REQUIREMENTS.aptPackages, ...(shared ? [NFS_CLIENT_APT_PACKAGE] : [])];
+    const user = BINDLE_CLIENT_REQUIREMENTS.systemUser;
     const entries: EnvEntry[] = [
-        ["NODE_APT_PACKAGES", packages.join(" ")],
-        ["NODE_SERVICES", DOCKER_UNIT],
+        ["NODE_APT_PACKAGES", shared ? NFS_CLIENT_APT_PACKAGE : ""],
+        ["NODE_SYSTEM_USER", user.name],
+        ["NODE_SYSTEM_UID", String(user.uid)],
+        ["NODE_SYSTEM_GID", String(user.gid)],
     ];
     if (shared) {
         entries.push(

@@ -1,13 +1,13 @@
 /**
  * The `bindle` Nomad job: one Bindle server (a service job, count 1) on a `spin` client, run by the
- * docker driver from the pinned image of versions.ts, its data on the EFS-backed host volume so it
+ * exec driver from the release tarball of versions.ts, its data on the EFS-backed host volume so it
  * can be rescheduled on any client, listening on the static BINDLE_PORT of the node's private IP
  * (`http://bindle.service.consul:<BINDLE_PORT>/v1`). Design and recovery: docs/bindle.md.
  * The local target runs the same job under `raw_exec` (bindle-task.ts): the installer's
  * `bindle-server` on 127.0.0.1 at its own port, its store in a directory of the local state.
  *
  * Bindle references (deislabs/bindle):
- * - bin/server.rs (clap `Opts`, v0.8 and later): `--address`/`-i` (env BINDLE_IP_ADDRESS_PORT),
+ * - bin/server.rs (clap `Opts`, v0.8 and v0.9.1): `--address`/`-i` (env BINDLE_IP_ADDRESS_PORT),
  *   `--directory`/`-d` (BINDLE_DIRECTORY), `--htpasswd-file` (BINDLE_HTPASSWD_FILE),
  *   `--signing-keys` (BINDLE_SIGNING_KEYS), `--strategy` (BINDLE_VERIFICATION_STRATEGY),
  *   `--keyring`/`-r` (no env), `--unauthenticated`; with none of htpasswd/OIDC/unauthenticated the
@@ -15,8 +15,6 @@
  * - src/authz/anonymous_get.rs + PR #225: with htpasswd, anonymous GET is allowed, every other
  *   method needs a user. src/authn/http_basic.rs: only `$2y$` bcrypt entries (`htpasswd -B`).
  * - PR #259: the health endpoint is `/healthz`, outside `/v1`.
- * - Dockerfile (PR #343): binary /usr/local/bin/bindle-server, user `bindle` uid 1000, data under
- *   the `/bindle-data` volume; its CMD says `--unauthenticated`, which is why `command` is set.
  * - src/invoice/signature.rs: a keyring is `version = "1.0"` plus `[[key]]` entries.
  *
  * Nomad references: bindle-task.ts (drivers, filesystem, templates); drivers/raw_exec.mdx
@@ -25,14 +23,14 @@
 import { loopbackUrl } from "../loopback";
 import { BINDLE_HOST_VOLUME, BINDLE_PORT, JOB_IDS, SERVICE_NAMES } from "../platform";
 import { assertNever, Architecture } from "../types";
-import { BINDLE, checkedImageArchitecture, ContainerImage } from "../versions";
+import { BINDLE } from "../versions";
 import { minutes, NomadJob, NomadService, NomadTaskGroup, renderJobspec, seconds } from "./nomad-api";
-import { BINDLE_DEFAULT_RUNTIME, BINDLE_GID, BINDLE_PORT_LABEL, BINDLE_UID, bindleTask, BindleRuntime, checkedBindleRuntime } from "./bindle-task";
+import { BINDLE_PORT_LABEL, BINDLE_USER, bindleTask, BindleRuntime, checkedBindleRuntime } from "./bindle-task";
 import { clientConstraints } from "./placement";
 
 export {
-    BINDLE_CONTAINER_LOCATION, BINDLE_CONTAINER_PATHS, BINDLE_DEFAULT_RUNTIME, BINDLE_EMPTY_KEYRING, BINDLE_GID,
-    BINDLE_KILL_TIMEOUT_SECONDS, BINDLE_PORT_LABEL, BINDLE_TEMPLATE_PATHS, BINDLE_UID, BINDLE_VARIABLE_ITEMS,
+    BINDLE_CONTAINER_LOCATION, BINDLE_CONTAINER_PATHS, BINDLE_EMPTY_KEYRING, BINDLE_GID,
+    BINDLE_KILL_TIMEOUT_SECONDS, BINDLE_PORT_LABEL, BINDLE_TEMPLATE_PATHS, BINDLE_UID, BINDLE_USER, BINDLE_VARIABLE_ITEMS,
     BINDLE_VERIFICATION_STRATEGY, bindleLocalLocation, bindleServerArgs, containerPathOf,
 } from "./bindle-task";
 export type { BindleRuntime, BindleServerLocation } from "./bindle-task";
@@ -50,9 +48,7 @@ export interface BindleJobInput {
     readonly architecture: Architecture;
     /** Defaults to BINDLE_DEFAULT_RESOURCES. */
     readonly resources?: Partial<BindleResources>;
-    /** Defaults to `BINDLE.image` of versions.ts (docker runtime only). */
-    readonly image?: ContainerImage;
-    /** Default `{ driver: "docker" }`. */
+    /** Default `{ driver: "exec", architecture }`: the release tarball of the clients' architecture. */
     readonly runtime?: BindleRuntime;
 }
 
@@ -62,14 +58,15 @@ export const BINDLE_DEFAULT_RESOURCES: BindleResources = { cpuMhz: 200, memoryMb
 export const BINDLE_HTTP_PATHS = { health: "/healthz", api: "/v1" } as const;
 
 /**
- * The API base URL the nodes fetch from: through Consul DNS (docker runtime), or the loopback
+ * The API base URL the nodes fetch from: through Consul DNS (exec runtime, AWS), or the loopback
  * address the raw_exec runtime listens on (`http://127.0.0.1:<port>/v1`).
  */
-export function bindleApiUrl(runtime: BindleRuntime = BINDLE_DEFAULT_RUNTIME): string {
+export function bindleApiUrl(runtime?: BindleRuntime): string {
+    if (runtime === undefined) return consulBindleApiUrl();
     const checked = checkedBindleRuntime(runtime);
     switch (checked.driver) {
-        case "docker":
-            return `http://${SERVICE_NAMES.bindle}.service.consul:${BINDLE_PORT}${BINDLE_HTTP_PATHS.api}`;
+        case "exec":
+            return consulBindleApiUrl();
         case "raw_exec":
             return loopbackUrl(checked.port, BINDLE_HTTP_PATHS.api);
         default:
@@ -77,19 +74,18 @@ export function bindleApiUrl(runtime: BindleRuntime = BINDLE_DEFAULT_RUNTIME): s
     }
 }
 
+function consulBindleApiUrl(): string {
+    return `http://${SERVICE_NAMES.bindle}.service.consul:${BINDLE_PORT}${BINDLE_HTTP_PATHS.api}`;
+}
+
 /**
- * What a `spin` client must have for this job, as data for install.sh and nomad-config.ts:
- * - Ubuntu's `docker.io` package (docker daemon, enabled by its systemd unit);
- * - the docker plugin block below (drivers/docker.mdx "Plugin Options": no privileged containers,
- *   no arbitrary host bind mounts; Nomad host volumes do not need `volumes.enabled`);
- * - the host volume directory writable by the container user.
+ * What a `spin` client must have for this job, as data for install.sh and the client config: the
+ * `bindle` system user with its fixed ids (the exec task's `user`), and the host volume directory
+ * owned by it. The exec driver itself is on every client already (Spin apps use it).
  */
 export const BINDLE_CLIENT_REQUIREMENTS = {
-    aptPackages: ["docker.io"],
-    nomadPlugins: {
-        docker: { allow_privileged: false, volumes: { enabled: false } },
-    },
-    hostVolume: { name: BINDLE_HOST_VOLUME.name, path: BINDLE_HOST_VOLUME.path, uid: BINDLE_UID, gid: BINDLE_GID, mode: "0750" },
+    systemUser: BINDLE_USER,
+    hostVolume: { name: BINDLE_HOST_VOLUME.name, path: BINDLE_HOST_VOLUME.path, uid: BINDLE_USER.uid, gid: BINDLE_USER.gid, mode: "0750" },
 } as const;
 
 function service(): NomadService {
@@ -120,10 +116,10 @@ function resources(input: BindleJobInput): BindleResources {
     return merged;
 }
 
-/** Static port and (docker only: raw_exec mounts no volume) the host volume of the group. */
+/** Static port and (exec only: raw_exec mounts no volume) the host volume of the group. */
 function placement(runtime: BindleRuntime): Pick<NomadTaskGroup, "Networks" | "Volumes"> {
     switch (runtime.driver) {
-        case "docker":
+        case "exec":
             return {
                 Networks: [{ Mode: "host", ReservedPorts: [{ Label: BINDLE_PORT_LABEL, Value: BINDLE_PORT }] }],
                 Volumes: {
@@ -137,21 +133,14 @@ function placement(runtime: BindleRuntime): Pick<NomadTaskGroup, "Networks" | "V
     }
 }
 
-/**
- * The Bindle image for docker clients of `architecture`, refused (the error names `architecture`)
- * when it is not verified for it: BINDLE.image is verified for linux/amd64 only (versions.ts).
- * Not called by the program yet: the default architecture and the shipped stacks are arm64, and
- * refusing them needs a decision on the defaults (docs/bindle.md "Before the first deploy").
- */
-export function checkedBindleImage(architecture: Architecture, image: ContainerImage = BINDLE.image): ContainerImage {
-    return checkedImageArchitecture(image, architecture, "the Bindle image");
-}
-
 export function bindleJob(input: BindleJobInput): NomadJob {
     if (input.datacenters.length === 0) {
         throw new Error("bindle: at least one datacenter is required");
     }
-    const runtime = checkedBindleRuntime(input.runtime ?? BINDLE_DEFAULT_RUNTIME);
+    const runtime = checkedBindleRuntime(input.runtime ?? { driver: "exec", architecture: input.architecture });
+    if (runtime.driver === "exec" && runtime.architecture !== input.architecture) {
+        throw new Error(`bindle: runtime.architecture ${runtime.architecture} differs from the job's architecture ${input.architecture}`);
+    }
     return {
         ID: JOB_IDS.bindle,
         Name: JOB_IDS.bindle,
@@ -165,12 +154,12 @@ export function bindleJob(input: BindleJobInput): NomadJob {
             Count: 1,
             ...placement(runtime),
             Services: [service()],
-            Tasks: [bindleTask(runtime, resources(input), input.image)],
+            Tasks: [bindleTask(runtime, resources(input))],
             // A few quick restarts in place, then fail the allocation so it is rescheduled elsewhere.
             RestartPolicy: { Attempts: 2, Interval: minutes(5), Delay: seconds(15), Mode: "fail" },
             ReschedulePolicy: { Delay: seconds(30), DelayFunction: "exponential", MaxDelay: minutes(10), Unlimited: true },
             // No canary: a second instance would be a second writer on the same EFS directory.
-            // HealthyDeadline leaves room for the first image pull (docker image_pull_timeout 5m).
+            // HealthyDeadline leaves room for the first download of the tarball and its sums file.
             Update: {
                 MaxParallel: 1,
                 HealthCheck: "checks",

@@ -2,22 +2,27 @@
  * The task of the `bindle` job (bindle-job.ts) under each runtime: how the server process is
  * started, where its files are, and the templates that hand it its secrets.
  *
- * Bindle references (deislabs/bindle): bin/server.rs flags (see bindle-job.ts); Dockerfile
- * (PR #343): binary /usr/local/bin/bindle-server, user `bindle` uid 1000, data under the
- * `/bindle-data` volume; src/invoice/signature.rs `KeyRing::default()`;
- * src/invoice/verification.rs `impl Default` (GreedyVerification).
+ * Bindle references (deislabs/bindle v0.9.1): bin/server.rs flags (see bindle-job.ts); the
+ * release tarball holds `bindle-server` at its root (versions.ts BINDLE);
+ * src/invoice/signature.rs `KeyRing::default()`; src/invoice/verification.rs `impl Default`
+ * (GreedyVerification).
  *
  * Nomad references (hashicorp/nomad website/content/docs/):
- * - drivers/docker.mdx: `image`, `command`, `args` (interpolated), `network_mode`, `cap_drop`;
- *   task `user` sets the container user.
+ * - drivers/exec.mdx: the task runs chrooted (the client's chroot_env) as the task `user`, a
+ *   user name that must exist on the node; `command` is searched first in the task's `local/`,
+ *   where `artifact` unpacks the tarball; host volumes are bind-mounted at `volume_mount`'s
+ *   destination inside the chroot; network mode is the host's.
+ * - job-specification/artifact.mdx: `options { checksum = "…" }` or the source's `?checksum=` is
+ *   go-getter's checksum (versions.ts artifactChecksum, checkedArtifact below); a tar.gz is
+ *   unpacked into `destination` (default `local/`) after the archive's checksum passes.
  * - drivers/raw_exec.mdx: no isolation, runs as the Nomad agent's user, `command` an absolute
  *   host path, "volume mounting: none" (a `volume_mount` fails the task:
  *   client/allocrunner/taskrunner/volume_hook.go "does not support host volumes"), so the data
  *   directory is passed as an absolute host path instead of the `bindle-data` host volume.
- * - concepts/filesystem.mdx: docker binds the task's `local/` and `secrets/` at NOMAD_TASK_DIR
- *   and NOMAD_SECRETS_DIR; with raw_exec's `none` isolation those variables are the host paths
- *   of the same directories. `secrets/` is in-memory where possible, `noexec`, and hidden from
- *   `nomad alloc fs`. Templates must render there to be visible in the container.
+ * - concepts/filesystem.mdx: NOMAD_TASK_DIR and NOMAD_SECRETS_DIR are the task's `local/` and
+ *   `secrets/` as the task sees them (inside the exec chroot; with raw_exec's `none` isolation the
+ *   host paths). `secrets/` is in-memory where possible, `noexec`, and hidden from
+ *   `nomad alloc fs`.
  * - job-specification/template.mdx: `perms`, `uid`/`gid` (unset: the agent's user, the only
  *   owner an unprivileged agent can give), `change_mode`; `nomadVar` (as in traefik-job.ts:
  *   blocks until the variable exists and the job's identity may read it).
@@ -25,16 +30,18 @@
 import { BINDLE_HOST_VOLUME, JOB_IDS, jobVariablePath } from "../platform";
 import { isSafeAbsolutePath, isUnprivilegedPort, LOOPBACK } from "../loopback";
 import { assertNever } from "../types";
-import { BINDLE, ContainerImage, containerImageReference } from "../versions";
+import { Architecture } from "../types";
+import { artifactChecksum, bindleArtifact } from "../versions";
 import { NomadTask, NomadTemplate, seconds } from "./nomad-api";
 
 /**
- * How the node runs the server: `docker` (AWS clients: the pinned image, the EFS host volume
- * mounted, as uid 1000) or `raw_exec` (the local target: the installer's `bindle-server` binary,
- * as the agent's user, on 127.0.0.1:`port`, its store in the absolute `dataDir`).
+ * How the node runs the server: `exec` (AWS clients: the release tarball of the node's
+ * architecture as a checksummed artifact, chrooted, as the `bindle` system user, the EFS host
+ * volume mounted) or `raw_exec` (the local target: the installer's `bindle-server` binary, as the
+ * agent's user, on 127.0.0.1:`port`, its store in the absolute `dataDir`).
  */
 export type BindleRuntime =
-    | { readonly driver: "docker" }
+    | { readonly driver: "exec"; readonly architecture: Architecture }
     | {
         readonly driver: "raw_exec";
         readonly bindleServerBinary: string;
@@ -43,19 +50,25 @@ export type BindleRuntime =
         readonly dataDir: string;
     };
 
-export const BINDLE_DEFAULT_RUNTIME: BindleRuntime = { driver: "docker" };
 
 /** Label of the static port in the group network. */
 export const BINDLE_PORT_LABEL = "http";
 
-/** The image's `bindle` user (Dockerfile `USER_UID=1000`, `USER_GID=$USER_UID`). */
-export const BINDLE_UID = 1000;
-export const BINDLE_GID = 1000;
+/**
+ * The system user the exec task runs as, created by install.sh on every client with these fixed
+ * ids (the EFS store is shared, so every client must give its files the same owner). Outside the
+ * system range (packages such as consul/nomad allocate theirs there) and not 1000, which Ubuntu's
+ * cloud images give the `ubuntu` login user.
+ */
+export const BINDLE_USER = { name: "bindle", uid: 8085, gid: 8085 } as const;
+export const BINDLE_UID = BINDLE_USER.uid;
+export const BINDLE_GID = BINDLE_USER.gid;
 
-/** Paths inside the container. */
+/** Paths inside the exec task's chroot. */
 export const BINDLE_CONTAINER_PATHS = {
-    binary: "/usr/local/bin/bindle-server",
-    /** Where the host volume is mounted (the image's `VOLUME`). */
+    /** Where `artifact` unpacks the tarball (`local/`), relative to the task directory. */
+    binary: "local/bindle-server",
+    /** Where the host volume is mounted. */
     data: "/bindle-data",
     /** `--directory`: invoices/ and parcels/ (docs/file-layout.md), created by the server. */
     bindles: "/bindle-data/bindles",
@@ -128,7 +141,7 @@ export function bindleServerArgs(location: BindleServerLocation = BINDLE_CONTAIN
 /** The runtime after its fields are checked (a port within 1024–65535, absolute paths). */
 export function checkedBindleRuntime(runtime: BindleRuntime): BindleRuntime {
     switch (runtime.driver) {
-        case "docker":
+        case "exec":
             return runtime;
         case "raw_exec":
             for (const [field, path] of [["bindleServerBinary", runtime.bindleServerBinary], ["dataDir", runtime.dataDir]] as const) {
@@ -175,25 +188,32 @@ function templates(owner: { readonly Uid: number; readonly Gid: number } | undef
     ];
 }
 
-/** What the runtime decides: driver, user, config, templates' owner, volume mounts. */
-function runtimeTask(runtime: BindleRuntime, image: ContainerImage): Pick<NomadTask, "Driver" | "User" | "Config" | "Templates" | "VolumeMounts"> {
+/**
+ * A digest goes in `options.checksum`; a sums file goes in the source's `?checksum=file:<url>`,
+ * because Nomad validates `options.checksum` as `<md5|sha1|sha256|sha512>:<hex>` only (v1.6.3
+ * nomad/structs/structs.go `validateChecksum`: `file:<url>` is refused at registration), while
+ * go-getter reads the query parameter itself (checksum.go `checksumFromFile`).
+ */
+function checkedArtifact(url: string, checksum: string): { GetterSource: string; GetterOptions: Record<string, string> } {
+    return checksum.startsWith("file:")
+        ? { GetterSource: `${url}?checksum=${checksum}`, GetterOptions: {} }
+        : { GetterSource: url, GetterOptions: { checksum } };
+}
+
+/** What the runtime decides: driver, user, artifact, config, templates' owner, volume mounts. */
+function runtimeTask(runtime: BindleRuntime): Pick<NomadTask, "Driver" | "User" | "Artifacts" | "Config" | "Templates" | "VolumeMounts"> {
     switch (runtime.driver) {
-        case "docker":
+        case "exec": {
+            const artifact = bindleArtifact(runtime.architecture);
             return {
-                Driver: "docker",
-                User: `${BINDLE_UID}:${BINDLE_GID}`,
-                Config: {
-                    image: containerImageReference(image),
-                    // Replaces the image CMD (which says --unauthenticated) with our flags.
-                    command: BINDLE_CONTAINER_PATHS.binary,
-                    args: bindleServerArgs(),
-                    // Bind the node's private address directly, like the other platform services.
-                    network_mode: "host",
-                    cap_drop: ["all"],
-                },
+                Driver: "exec",
+                User: BINDLE_USER.name,
+                Artifacts: [{ ...checkedArtifact(artifact.url, artifactChecksum(artifact)), RelativeDest: "local/" }],
+                Config: { command: BINDLE_CONTAINER_PATHS.binary, args: bindleServerArgs() },
                 Templates: templates({ Uid: BINDLE_UID, Gid: BINDLE_GID }),
                 VolumeMounts: [{ Volume: BINDLE_HOST_VOLUME.name, Destination: BINDLE_CONTAINER_PATHS.data, ReadOnly: false }],
             };
+        }
         case "raw_exec":
             // No `User` (raw_exec runs as the agent's user), no volume mount (raw_exec has none).
             return {
@@ -207,12 +227,13 @@ function runtimeTask(runtime: BindleRuntime, image: ContainerImage): Pick<NomadT
 }
 
 /** The `bindle` task. `runtime` is checked (checkedBindleRuntime) by the caller. */
-export function bindleTask(runtime: BindleRuntime, resources: { readonly cpuMhz: number; readonly memoryMb: number }, image: ContainerImage = BINDLE.image): NomadTask {
-    const { Driver, User, Config, Templates, VolumeMounts } = runtimeTask(runtime, image);
+export function bindleTask(runtime: BindleRuntime, resources: { readonly cpuMhz: number; readonly memoryMb: number }): NomadTask {
+    const { Driver, User, Artifacts, Config, Templates, VolumeMounts } = runtimeTask(runtime);
     return {
         Name: "bindle",
         Driver,
         ...(User === undefined ? {} : { User }),
+        ...(Artifacts === undefined ? {} : { Artifacts }),
         Config,
         // tracing EnvFilter::from_default_env (bin/server.rs).
         Env: { RUST_LOG: "error,bindle=info" },

@@ -41,7 +41,7 @@ export interface NomadService {
 
 export interface NomadArtifact {
     GetterSource: string;
-    /** Must carry `checksum: "sha256:<hex>"`: every download is pinned. */
+    /** Must carry `checksum`: `sha256:<hex>`, or `file:<sums url>` where no digest is recorded (versions.ts artifactChecksum). */
     GetterOptions: Record<string, string>;
     GetterMode?: "any" | "file" | "dir";
     RelativeDest?: string;

@@ -61,8 +61,7 @@ function hashicorpRelease(
  *   from the release's checksums-v3.4.0.txt (linux values: versions.ts SPIN).
  * - Traefik linux: versions.ts TRAEFIK (single sources each); darwin_arm64: a third-party project
  *   note that says it matched the official checksums file (single source); darwin_amd64: not found.
- * - Bindle linux_amd64: fermyon/installer share/terraform/dependencies.yaml (checked by its
- *   startup.sh); the other three: not found.
+ * - Bindle 0.9.1: none found (versions.ts BINDLE); checked against the release's sums file only.
  */
 const NOMAD_RELEASE = hashicorpRelease("nomad", NOMAD.version, {
     linux_amd64: "e042b0f6f6648b149be7cfddac832214cf8ca17725e5f0e420b5b0547532bdcd", // HashiCorp tap + Salt map
@@ -124,29 +123,26 @@ const TRAEFIK_RELEASE: LocalRelease = {
     verification: { kind: "published-sums", sumsUrl: `${TRAEFIK_DOWNLOAD}/traefik_v${TRAEFIK.version}_checksums.txt` },
 };
 
-const BINDLE_DOWNLOAD = "https://bindle.blob.core.windows.net/releases";
-const bindleArtifact = (asset: string, sha256: string | null): LocalArtifact => ({
-    // deislabs/bindle release.yaml: `tar czf bindle-${RELEASE_VERSION}-${RUNNER_OS}-${arch}.tar.gz
-    // README.md LICENSE.txt bindle bindle-server`, uploaded to this blob container.
-    url: `${BINDLE_DOWNLOAD}/bindle-v${BINDLE.version}-${asset}.tar.gz`,
+const bindleArtifact = (artifact: { readonly url: string; readonly sha256: string | null }): LocalArtifact => ({
+    // deislabs/bindle v0.9.1 release.yaml: `bindle-server` at the tarball's root (versions.ts BINDLE).
+    url: artifact.url,
     archive: "tar.gz",
     binaryInArchive: "bindle-server",
-    sha256,
+    sha256: artifact.sha256,
 });
 const BINDLE_RELEASE: LocalRelease = {
     name: "bindle",
     version: BINDLE.version,
     binary: "bindle-server",
+    // Built with rustls (no OpenSSL) for every platform: they run on Debian 12, Ubuntu 24.04 and macOS.
     artifacts: {
-        // fermyon/installer share/terraform/dependencies.yaml (validated by its startup.sh).
-        linux_amd64: bindleArtifact("linux-amd64", "dc6e21f80ef3ae7f719093ff80a14ce7143af2167e80c81a89f619b91074905c"),
-        linux_arm64: bindleArtifact("linux-aarch64", null), // not found: sums file only
-        darwin_amd64: bindleArtifact("macos-amd64", null), // not found: sums file only
-        darwin_arm64: bindleArtifact("macos-aarch64", null), // not found: sums file only
+        linux_amd64: bindleArtifact(BINDLE.artifacts.x86_64),
+        linux_arm64: bindleArtifact(BINDLE.artifacts.arm64),
+        darwin_amd64: bindleArtifact(BINDLE.macos.x86_64),
+        darwin_arm64: bindleArtifact(BINDLE.macos.arm64),
     },
-    // deislabs/bindle release.yaml: `sha256sum * > checksums-${RELEASE_VERSION}.txt`, same container
-    // (docs/README.md names checksums-v0.4.1.txt there). Unsigned.
-    verification: { kind: "published-sums", sumsUrl: `${BINDLE_DOWNLOAD}/checksums-v${BINDLE.version}.txt` },
+    // `sha256sum * > checksums-${RELEASE_VERSION}.txt` next to the tarballs. Unsigned.
+    verification: { kind: "published-sums", sumsUrl: BINDLE.sumsUrl },
 };
 
 export const LOCAL_RELEASES: Readonly<Record<LocalProduct, LocalRelease>> = {

@@ -128,7 +128,7 @@ describe("nomad agent config", () => {
         assert.equal(client.server, undefined);
     });
 
-    it("enables the client with its node class, host volumes and exec and docker plugins as labelled JSON blocks", () => {
+    it("enables the client with its node class, host volumes and the exec plugin (no docker) as labelled JSON blocks", () => {
         assert.deepEqual(client.client, {
             enabled: true,
             node_class: "spin",
@@ -143,7 +143,6 @@ describe("nomad agent config", () => {
         assert.ok(Number(unit.TimeoutStopSec) > 120, `TimeoutStopSec ${unit.TimeoutStopSec} must outlast the 2m drain`);
         assert.deepEqual(client.plugin, [
             { exec: [{ config: [{ default_pid_mode: "private", default_ipc_mode: "private", no_pivot_root: false }] }] },
-            { docker: [{ config: [{ allow_privileged: false, volumes: [{ enabled: false }] }] }] },
         ]);
         assert.equal(server.plugin, undefined);
     });

@@ -1,6 +1,6 @@
 /**
- * What Nomad clients need for the Bindle server: Ubuntu's Docker with the Nomad docker plugin
- * block, and the EFS-backed host volume (the NFS client, an fstab line, a bounded mount, owner and
+ * What Nomad clients need for the Bindle server: the `bindle` system user with fixed ids (no
+ * docker: Bindle runs under exec), and the EFS-backed host volume (the NFS client, an fstab line, a bounded mount, owner and
  * mode) before Nomad starts. The scripts run against the stub commands of
  * test/harness/script-sandbox.ts.
  */
@@ -32,7 +32,7 @@ const SHARED_KEYS = ["SHARED_VOLUME_PATH", "SHARED_VOLUME_ADDRESS_PARAMETER", "S
 
 /** The env file's entries that are about packages and the shared volume. */
 function volumeEntries(node: NodeProvisioning): Record<string, string> {
-    return Object.fromEntries([...envOf(node)].filter(([k]) => k.startsWith("NODE_APT") || k === "NODE_SERVICES" || SHARED_KEYS.includes(k)));
+    return Object.fromEntries([...envOf(node)].filter(([k]) => k.startsWith("NODE_APT") || k.startsWith("NODE_SYSTEM_") || k === "NODE_SERVICES" || SHARED_KEYS.includes(k)));
 }
 
 function withBox<T>(box: { readonly root: string }, body: () => T): T {
@@ -43,30 +43,39 @@ function withBox<T>(box: { readonly root: string }, body: () => T): T {
     }
 }
 
-describe("client env file: Docker and the shared volume", () => {
-    it("a client with a shared volume gets Docker, the NFS client and every mount parameter", () => {
+describe("client env file: the Bindle user and the shared volume", () => {
+    it("a client with a shared volume gets the NFS client, the bindle user and every mount parameter", () => {
         assert.deepStrictEqual(volumeEntries(SAMPLE_CLIENT), {
-            NODE_APT_PACKAGES: "docker.io nfs-common",
-            NODE_SERVICES: "docker.service",
+            NODE_APT_PACKAGES: "nfs-common",
+            NODE_SYSTEM_USER: "bindle",
+            NODE_SYSTEM_UID: "8085",
+            NODE_SYSTEM_GID: "8085",
             SHARED_VOLUME_PATH: "/srv/bindle",
             SHARED_VOLUME_ADDRESS_PARAMETER: "bindle-efs-address",
             SHARED_VOLUME_MOUNT_OPTIONS: AWS_EFS_FSTAB_OPTIONS,
             SHARED_VOLUME_MOUNT_TIMEOUT: "300",
-            SHARED_VOLUME_UID: "1000",
-            SHARED_VOLUME_GID: "1000",
+            SHARED_VOLUME_UID: "8085",
+            SHARED_VOLUME_GID: "8085",
             SHARED_VOLUME_MODE: "0750",
             FSTAB_FILE: "/etc/fstab",
         });
     });
 
-    it("a client without one gets Docker only; a server gets neither", () => {
-        assert.deepStrictEqual(volumeEntries(SAMPLE_LOCAL_CLIENT), { NODE_APT_PACKAGES: "docker.io", NODE_SERVICES: "docker.service" });
+    it("a client without one gets the bindle user and no package; a server neither; nobody gets docker", () => {
+        assert.deepStrictEqual(volumeEntries(SAMPLE_LOCAL_CLIENT), {
+            NODE_APT_PACKAGES: "", NODE_SYSTEM_USER: "bindle", NODE_SYSTEM_UID: "8085", NODE_SYSTEM_GID: "8085",
+        });
         assert.deepStrictEqual(volumeEntries(SAMPLE_SERVER), {});
+        for (const node of [SAMPLE_CLIENT, SAMPLE_LOCAL_CLIENT, SAMPLE_SERVER]) {
+            assert.doesNotMatch([...envOf(node).values()].join("\n"), /docker/);
+        }
     });
 
-    it("takes Docker's package from BINDLE_CLIENT_REQUIREMENTS", () => {
-        assert.deepStrictEqual(envOf(SAMPLE_LOCAL_CLIENT).get("NODE_APT_PACKAGES")!.split(" "), [...BINDLE_CLIENT_REQUIREMENTS.aptPackages]);
-        assert.deepStrictEqual(envOf(SAMPLE_CLIENT).get("NODE_APT_PACKAGES")!.split(" "), [...BINDLE_CLIENT_REQUIREMENTS.aptPackages, "nfs-common"]);
+    it("takes the user from BINDLE_CLIENT_REQUIREMENTS, the owner the shared volume gets", () => {
+        const user = BINDLE_CLIENT_REQUIREMENTS.systemUser;
+        const env = envOf(SAMPLE_CLIENT);
+        assert.deepStrictEqual([env.get("NODE_SYSTEM_USER"), env.get("NODE_SYSTEM_UID"), env.get("NODE_SYSTEM_GID")], [user.name, String(user.uid), String(user.gid)]);
+        assert.deepStrictEqual([env.get("SHARED_VOLUME_UID"), env.get("SHARED_VOLUME_GID")], [String(user.uid), String(user.gid)]);
     });
 
     it("rejects a shared volume that names no host volume, or would not fit fstab, SSM or chmod", () => {
@@ -85,25 +94,21 @@ describe("client env file: Docker and the shared volume", () => {
     });
 });
 
-describe("Nomad client config: the docker plugin", () => {
-    const DOCKER_BLOCK = { docker: [{ config: [{ allow_privileged: false, volumes: [{ enabled: false }] }] }] };
-
-    it("every client has the docker plugin block of BINDLE_CLIENT_REQUIREMENTS, in the labelled JSON form", () => {
+describe("Nomad client config: no docker plugin", () => {
+    it("clients configure exec only (Spin apps and Bindle run under it); servers no plugin", () => {
         for (const client of [SAMPLE_CLIENT, SAMPLE_LOCAL_CLIENT]) {
             const rendered = JSON.parse(renderNomadAgentConfig(client));
-            assert.deepStrictEqual(rendered.plugin.filter((p: object) => "docker" in p), [DOCKER_BLOCK]);
+            assert.deepStrictEqual(rendered.plugin.map((p: object) => Object.keys(p)[0]), ["exec"]);
         }
-        const docker = BINDLE_CLIENT_REQUIREMENTS.nomadPlugins.docker;
-        assert.deepStrictEqual(DOCKER_BLOCK.docker[0].config[0], { allow_privileged: docker.allow_privileged, volumes: [docker.volumes] });
         assert.strictEqual(nomadAgentConfig(SAMPLE_SERVER).plugin, undefined);
     });
 });
 
-describe("install.sh: Docker and the NFS client (against stub commands)", function () {
+describe("install.sh: the NFS client and the bindle user (against stub commands)", function () {
     this.timeout(60000);
     const installs = (box: { readonly state: string }) => stateLog(box, "apt-get.log").split("\n").filter((l) => / install /.test(` ${l}`));
 
-    it("a client with a shared volume installs docker.io and nfs-common and enables docker, on every run", () => {
+    it("a client with a shared volume installs nfs-common and creates the bindle user once, over two runs", () => {
         const box = installBox(SAMPLE_CLIENT);
         withBox(box, () => {
             for (const run of [1, 2]) {
@@ -111,39 +116,57 @@ describe("install.sh: Docker and the NFS client (against stub commands)", functi
                 assert.strictEqual(out.status, 0, `run ${run}:\n${out.stderr}`);
             }
             const node = installs(box).filter((l) => /docker\.io|nfs-common/.test(l));
-            assert.deepStrictEqual(node, Array(2).fill("-o DPkg::Lock::Timeout=600 install -y -q docker.io nfs-common"));
-            assert.strictEqual((stateLog(box, "systemctl.log").match(/^enable --now docker\.service$/gm) ?? []).length, 2);
+            assert.deepStrictEqual(node, Array(2).fill("-o DPkg::Lock::Timeout=600 install -y -q nfs-common"));
+            assert.strictEqual(stateLog(box, "groupadd.log"), "--system --gid 8085 bindle\n");
+            assert.strictEqual(stateLog(box, "useradd.log"), "--system --uid 8085 --gid 8085 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin bindle\n");
+            assert.doesNotMatch(stateLog(box, "systemctl.log"), /docker/);
         });
     });
 
-    it("a client without a shared volume installs docker.io but no NFS client; a server neither", () => {
+    it("stops when a bindle user or group with other ids exists (the shared store would get two owners)", () => {
+        for (const [file, line, message] of [
+            ["passwd", "bindle:x:1001:8085::/home/bindle:/bin/bash\n", /user bindle exists without uid:gid 8085:8085/],
+            ["group", "bindle:x:999:\n", /group bindle exists without gid 8085/],
+        ] as const) {
+            const box = installBox(SAMPLE_CLIENT);
+            withBox(box, () => {
+                if (file === "passwd") writeFileSync(path.join(box.state, "group"), "bindle:x:8085:\n");
+                writeFileSync(path.join(box.state, file), line);
+                const out = runInstall(box);
+                assert.notStrictEqual(out.status, 0);
+                assert.match(out.stderr, message);
+                assert.strictEqual(stateLog(box, "useradd.log"), "");
+            });
+        }
+    });
+
+    it("a client without a shared volume installs no package; a server creates no user", () => {
         const local = installBox(SAMPLE_LOCAL_CLIENT);
         withBox(local, () => {
             const out = runInstall(local);
             assert.strictEqual(out.status, 0, out.stderr);
-            assert.ok(installs(local).includes("-o DPkg::Lock::Timeout=600 install -y -q docker.io"), stateLog(local, "apt-get.log"));
-            assert.doesNotMatch(stateLog(local, "apt-get.log"), /nfs-common/);
-            assert.match(stateLog(local, "systemctl.log"), /^enable --now docker\.service$/m);
+            assert.doesNotMatch(stateLog(local, "apt-get.log"), /nfs-common|docker/);
+            assert.match(stateLog(local, "useradd.log"), /bindle$/m);
         });
         const server = installBox(SAMPLE_SERVER);
         withBox(server, () => {
             const out = runInstall(server);
             assert.strictEqual(out.status, 0, out.stderr);
             assert.doesNotMatch(stateLog(server, "apt-get.log"), /docker|nfs-common/);
-            assert.doesNotMatch(stateLog(server, "systemctl.log"), /enable --now/);
+            assert.strictEqual(stateLog(server, "useradd.log"), "");
         });
     });
 
-    it("installs exactly what the env file lists: no package name is in the script", () => {
-        const box = installBox(SAMPLE_CLIENT, { NODE_APT_PACKAGES: "pkg-a pkg-b", NODE_SERVICES: "a.service b.service" });
+    it("installs exactly what the env file lists: no package or user name is in the script", () => {
+        const box = installBox(SAMPLE_CLIENT, { NODE_APT_PACKAGES: "pkg-a pkg-b", NODE_SYSTEM_USER: "svc", NODE_SYSTEM_UID: "7001", NODE_SYSTEM_GID: "7002" });
         withBox(box, () => {
             const out = runInstall(box);
             assert.strictEqual(out.status, 0, out.stderr);
             assert.ok(installs(box).includes("-o DPkg::Lock::Timeout=600 install -y -q pkg-a pkg-b"), stateLog(box, "apt-get.log"));
             assert.doesNotMatch(stateLog(box, "apt-get.log"), /docker|nfs/);
-            assert.match(stateLog(box, "systemctl.log"), /^enable --now a\.service b\.service$/m);
+            assert.match(stateLog(box, "useradd.log"), /^--system --uid 7001 --gid 7002 .* svc$/m);
         });
-        assert.doesNotMatch(readFileSync(INSTALL, "utf8"), /docker\.io|nfs-common/);
+        assert.doesNotMatch(readFileSync(INSTALL, "utf8"), /docker\.io|nfs-common|\bbindle\b|8085/);
     });
 });
 
@@ -165,7 +188,8 @@ describe("bootstrap.sh: the shared volume (against stub commands)", function () 
             assert.deepStrictEqual(stateLog(box, "mount.log"), `${mountPoint(box)}\n`);
             const order = calls(box);
             assert.ok(order.indexOf(`mount ${mountPoint(box)}`) < order.indexOf("systemctl start --no-block nomad.service"), order.join("\n"));
-            assert.match(stateLog(box, "chown.log"), new RegExp(`^1000:1000 ${mountPoint(box)}$`, "m"));
+            // The sandbox's directory is not owned by 8085, so the one-time recursive chown runs.
+            assert.match(stateLog(box, "chown.log"), new RegExp(`^-R 8085:8085 ${mountPoint(box)}$`, "m"));
             assert.strictEqual(fileMode(mountPoint(box)), "750");
             assert.match(first.stderr, new RegExp(`mounted ${FAKE_EFS_ADDRESS.replace(/\./g, "\\.")}:/ at `));
 
@@ -174,7 +198,7 @@ describe("bootstrap.sh: the shared volume (against stub commands)", function () 
             assert.strictEqual(fstab(box), `${FAKE_FSTAB}${line}\n`);
             assert.strictEqual(stateLog(box, "mount.log"), `${mountPoint(box)}\n`, "mounted again");
             assert.strictEqual((stateLog(box, "chown.log").match(/etc\/fstab\./g) ?? []).length, 1, "fstab rewritten without a change");
-            assert.strictEqual((stateLog(box, "chown.log").match(/^1000:1000 /gm) ?? []).length, 2);
+            assert.strictEqual((stateLog(box, "chown.log").match(/^-R 8085:8085 /gm) ?? []).length, 2, "the stub chown changes nothing, so each run sees a foreign owner");
         });
     });
 
@@ -274,11 +298,11 @@ describe("user data: the shared volume", function () {
         const userData = gunzipSync(Buffer.from(template.inputs.userData as string, "base64")).toString("utf8");
         const env = writtenFiles(userData).get(NODE_LAYOUT.envFile)!;
         for (const line of [
-            "NODE_APT_PACKAGES='docker.io nfs-common'",
+            "NODE_APT_PACKAGES='nfs-common'",
             "SHARED_VOLUME_PATH='/srv/bindle'",
             "SHARED_VOLUME_ADDRESS_PARAMETER='bindle-efs-address'",
-            "SHARED_VOLUME_UID='1000'",
-            "SHARED_VOLUME_GID='1000'",
+            "SHARED_VOLUME_UID='8085'",
+            "SHARED_VOLUME_GID='8085'",
             "SHARED_VOLUME_MODE='0750'",
         ]) {
             assert.ok(env.split("\n").includes(line), `${line} not in\n${env}`);

@@ -4,6 +4,7 @@
  * network namespace of its own, really refuses other uids; it loads before Nomad, which requires
  * it; and the README's security section states the boundary.
  */
+import { BINDLE_USER } from "../../provisioning/jobs/bindle-task";
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
@@ -123,7 +124,7 @@ describe("IMDS guard in the user data", function () {
         }
     });
 
-    it("loaded in a network namespace, lets root and consul connect to IMDS and refuses nobody and uid 1000 (Bindle)", function () {
+    it("loaded in a network namespace, lets root and consul connect to IMDS and refuses nobody and uid 8085 (Bindle)", function () {
         needNft(this);
         if (process.getuid?.() !== 0 || spawnSync("sh", ["-c", "command -v setpriv && command -v ip"]).status !== 0) {
             process.stderr.write("      skipping: needs root, setpriv and ip to switch uids in a network namespace\n");
@@ -142,7 +143,7 @@ describe("IMDS guard in the user data", function () {
             const script = [
                 "set -e", "ip link set lo up", `ip addr add ${IMDS_IPV4}/32 dev lo`, `nft -f ${dir}/guard.nft`,
                 `node -e 'require("net").createServer((c)=>c.end("ok")).listen(8080,"${IMDS_IPV4}")' & server=$!`, "sleep 1",
-                as(0), as(998), as(65534), as(1000), "kill $server",
+                as(0), as(998), as(65534), as(BINDLE_USER.uid), "kill $server",
             ].join("\n");
             const out = inNamespaces(script, passwd, false);
             assert.strictEqual(out.status, 0, out.stderr);
@@ -159,7 +160,7 @@ describe("README: the workload/credential boundary", () => {
     it("says who can reach the metadata service, why, and what clients may read from SSM", () => {
         const section = /\n### Workloads and the nodes' credentials\n([\s\S]*?)(?=\n#{2,3} |$)/.exec(readme)?.[1];
         assert.ok(section, "README has no 'Workloads and the nodes' credentials' section");
-        for (const phrase of [IMDS_IPV4, "root", "consul", "nobody", "uid 1000", "network_mode", "hop limit", IMDS_GUARD_UNIT_NAME,
+        for (const phrase of [IMDS_IPV4, "root", "consul", "nobody", "`bindle`", "network_mode", "hop limit", IMDS_GUARD_UNIT_NAME,
             "forward", "server/", "PARAMETER_ARN"]) {
             assert.ok(section.includes(phrase), `the section does not mention ${phrase}`);
         }

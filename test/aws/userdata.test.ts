@@ -219,7 +219,7 @@ describe("node env: server vs client, versions", () => {
 
     it("installs Spin only on clients, with the tarball and sha256 of the node's architecture", () => {
         const install = readFileSync(path.join(SCRIPTS, "install.sh"), "utf8");
-        assert.match(install, /client\) install_spin ;;/);
+        assert.match(install, /client\) install_spin; create_system_user ;;/);
         assert.match(install, /sha256sum -c/);
         assert.ok(!envOf(SAMPLE_SERVER).has("SPIN_URL"));
         for (const node of SAMPLE_NODES.filter((n) => n.role === "client")) {

@@ -178,7 +178,17 @@ export function runBootstrap(box: Sandbox) {
 // install.sh
 
 export const INSTALL_STUBS: Readonly<Record<string, string>> = {
-    id: `echo 0`,
+    // `id` alone: root; `id -u|-g <user>`: from the sandbox's passwd (useradd below writes it).
+    id: `[ $# -lt 2 ] && { echo 0; exit 0; }
+          line=$(grep "^$2:" "$STUB_STATE/passwd" 2>/dev/null) || { echo "id: '$2': no such user" >&2; exit 1; }
+          case "$1" in -u) echo "$line" | cut -d: -f3 ;; -g) echo "$line" | cut -d: -f4 ;; esac`,
+    getent: `grep "^$2:" "$STUB_STATE/$1" 2>/dev/null`,
+    groupadd: `printf '%s\n' "$*" >>"$STUB_STATE/groupadd.log"
+          while [ $# -gt 1 ]; do [ "$1" = --gid ] && gid=$2; shift; done
+          printf '%s:x:%s:\n' "$1" "$gid" >>"$STUB_STATE/group"`,
+    useradd: `printf '%s\n' "$*" >>"$STUB_STATE/useradd.log"
+          while [ $# -gt 1 ]; do case "$1" in --uid) uid=$2 ;; --gid) gid=$2 ;; esac; shift; done
+          printf '%s:x:%s:%s::/nonexistent:/usr/sbin/nologin\n' "$1" "$uid" "$gid" >>"$STUB_STATE/passwd"`,
     dpkg: `echo "$STUB_ARCH"`,
     lsb_release: `echo noble`,
     "apt-get": `printf '%s\\n' "$*" >>"$STUB_STATE/apt-get.log"`,

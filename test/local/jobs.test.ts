@@ -195,7 +195,7 @@ describe("local bindle job (raw_exec)", () => {
         assert.deepEqual(group.Networks, [{ Mode: "host", ReservedPorts: [{ Label: BINDLE_PORT_LABEL, Value: PORTS.bindle }] }]);
         assert.equal(bindleApiUrl(BINDLE_RUNTIME), "http://127.0.0.1:18085/v1");
         assert.equal(bindleApiUrl(), "http://bindle.service.consul:8085/v1");
-        assert.equal(bindleApiUrl({ driver: "docker" }), bindleApiUrl());
+        assert.equal(bindleApiUrl({ driver: "exec", architecture: "arm64" }), bindleApiUrl());
     });
 
     it("keeps its store in the local state directory, the AWS flags otherwise", () => {

@@ -25,7 +25,7 @@ const SAMPLE_OUTPUT: Record<LocalProduct, string> = {
     nomad: "Nomad v1.11.2\nBuildDate 2026-02-11T10:00:00Z\nRevision 0123456789abcdef",
     consul: "Consul v1.22.0\nRevision 0123456789ab\nBuild Date 2025-10-24T00:00:00Z\nProtocol 2 spoken by default, understands 2 to 3 (agent will automatically use protocol >2 when speaking to compatible agents)",
     traefik: "Version:      3.7.12\nCodename:     ramequin\nGo version:   go1.24.0\nBuilt:        2026-01-01T00:00:00Z\nOS/Arch:      linux/amd64",
-    bindleServer: "bindle-server 0.8.2",
+    bindleServer: "bindle-server 0.9.1",
     spin: "spin 3.4.0 (0123456 2025-09-01)",
 };
 
@@ -54,10 +54,10 @@ describe("local-releases.ts", () => {
         assert.deepStrictEqual(names("consul"), ["consul_1.22.0_linux_amd64.zip", "consul_1.22.0_linux_arm64.zip", "consul_1.22.0_darwin_amd64.zip", "consul_1.22.0_darwin_arm64.zip"]);
         assert.deepStrictEqual(names("spin"), ["spin-v3.4.0-linux-amd64.tar.gz", "spin-v3.4.0-linux-aarch64.tar.gz", "spin-v3.4.0-macos-amd64.tar.gz", "spin-v3.4.0-macos-aarch64.tar.gz"]);
         assert.deepStrictEqual(names("traefik"), ["traefik_v3.7.12_linux_amd64.tar.gz", "traefik_v3.7.12_linux_arm64.tar.gz", "traefik_v3.7.12_darwin_amd64.tar.gz", "traefik_v3.7.12_darwin_arm64.tar.gz"]);
-        assert.deepStrictEqual(names("bindleServer"), ["bindle-v0.8.2-linux-amd64.tar.gz", "bindle-v0.8.2-linux-aarch64.tar.gz", "bindle-v0.8.2-macos-amd64.tar.gz", "bindle-v0.8.2-macos-aarch64.tar.gz"]);
+        assert.deepStrictEqual(names("bindleServer"), ["bindle-v0.9.1-linux-amd64.tar.gz", "bindle-v0.9.1-linux-aarch64.tar.gz", "bindle-v0.9.1-macos-amd64.tar.gz", "bindle-v0.9.1-macos-aarch64.tar.gz"]);
         assert.strictEqual(LOCAL_RELEASES.spin.verification.sumsUrl, "https://github.com/spinframework/spin/releases/download/v3.4.0/checksums-v3.4.0.txt");
         assert.strictEqual(LOCAL_RELEASES.traefik.verification.sumsUrl, "https://github.com/traefik/traefik/releases/download/v3.7.12/traefik_v3.7.12_checksums.txt");
-        assert.strictEqual(LOCAL_RELEASES.bindleServer.verification.sumsUrl, "https://bindle.blob.core.windows.net/releases/checksums-v0.8.2.txt");
+        assert.strictEqual(LOCAL_RELEASES.bindleServer.verification.sumsUrl, "https://bindle.blob.core.windows.net/releases/checksums-v0.9.1.txt");
     });
 
     it("pins sha256 only as 64 lowercase hex, and leaves exactly the unsourced ones null", () => {
@@ -72,7 +72,8 @@ describe("local-releases.ts", () => {
                 }
             }
         }
-        assert.deepStrictEqual(unpinned, ["traefik darwin_amd64", "bindleServer linux_arm64", "bindleServer darwin_amd64", "bindleServer darwin_arm64"]);
+        // Bindle 0.9.1: no digest reachable where it was pinned (versions.ts BINDLE); its sums file only.
+        assert.deepStrictEqual(unpinned, ["traefik darwin_amd64", "bindleServer linux_amd64", "bindleServer linux_arm64", "bindleServer darwin_amd64", "bindleServer darwin_arm64"]);
         // The linux values are the ones the cloud install already uses.
         assert.strictEqual(localArtifact("spin", { os: "linux", arch: "amd64" }).sha256, SPIN.artifacts.x86_64.sha256);
         assert.strictEqual(localArtifact("traefik", { os: "linux", arch: "arm64" }).sha256, TRAEFIK.artifacts.arm64.sha256);
@@ -96,7 +97,8 @@ describe("local-releases.ts", () => {
         }
         assert.strictEqual(verificationLevel("nomad", { os: "darwin", arch: "arm64" }), "pinned+signed-sums");
         assert.strictEqual(verificationLevel("traefik", { os: "darwin", arch: "amd64" }), "published-sums");
-        assert.strictEqual(verificationLevel("bindleServer", { os: "linux", arch: "amd64" }), "pinned+published-sums");
+        assert.strictEqual(verificationLevel("bindleServer", { os: "linux", arch: "amd64" }), "published-sums");
+        assert.strictEqual(verificationLevel("spin", { os: "linux", arch: "amd64" }), "pinned+published-sums");
     });
 
     it("puts each binary at one deterministic path under the cache", () => {
@@ -104,7 +106,7 @@ describe("local-releases.ts", () => {
             consul: "/home/u/.cache/spin-cloud/consul/1.22.0/consul",
             nomad: "/home/u/.cache/spin-cloud/nomad/1.11.2/nomad",
             traefik: "/home/u/.cache/spin-cloud/traefik/3.7.12/traefik",
-            bindleServer: "/home/u/.cache/spin-cloud/bindle/0.8.2/bindle-server",
+            bindleServer: "/home/u/.cache/spin-cloud/bindle/0.9.1/bindle-server",
             spin: "/home/u/.cache/spin-cloud/spin/3.4.0/spin",
         });
         assert.strictEqual(localBinaryPath("/c", "nomad", "1.10.0"), "/c/nomad/1.10.0/nomad");
@@ -132,7 +134,7 @@ describe("local-releases.ts", () => {
             nomad: ["Nomad v1.11.20", "Nomad v1.11.2+ent", "Nomad v1.11.2-dev", "Nomad v1x11x2", "Nomad v1.11.1"],
             consul: ["Consul v1.22.0+ent", "Consul v1.22.01", "Consul v1.21.0"],
             traefik: ["Version:      3.7.120", "Version:      v3.7.12", "Version:3.7.12"],
-            bindleServer: ["bindle-server 0.8.20", "bindle 0.8.2", "bindle-server 0.8.1"],
+            bindleServer: ["bindle-server 0.9.10", "bindle 0.9.1", "bindle-server 0.8.2"],
             spin: ["spin 3.4.00", "spin 3.4.0-pre0 (abc 2025-01-01)", "spin 3.3.0 (abc 2025-01-01)"],
         };
         for (const product of LOCAL_PRODUCTS) {

@@ -10,6 +10,7 @@ import * as YAML from "yaml";
 import { spinCloudProgram } from "../../components/program";
 import { DEFAULTS } from "../../policy/policies/config";
 import { PACK_NAME, POLICIES } from "../../policy/policies";
+import { PROGRAM_GAPS } from "../fixtures/policy/program-gaps";
 import { evaluateStack } from "../harness/mocks";
 import { compileStrict, describeErrors } from "../harness/schemas";
 import { loadStackConfig, ROOT, shippedStacks, stackTarget } from "../harness/stack-config";
@@ -32,14 +33,6 @@ const JOB_POLICIES = [
     "nomad-jobspec-json", "spin-app-resources", "spin-app-health-check", "spin-app-update-auto-revert", "artifacts-pinned-by-checksum",
     "no-secrets-in-jobspecs", "no-secrets-in-commands",
 ];
-
-/**
- * Advisory findings the program still has (policy/README.md "Program gaps"): the prod load
- * balancers write no access logs and have no deletion protection. Remove an entry when
- * components/aws/ sets it.
- */
-/** Advisory findings the program is known to leave on a shipped stack: none (prod sets loadBalancerProtection). */
-const PROGRAM_GAPS: Record<string, readonly string[]> = {};
 
 async function policyRun(stack: string): Promise<PolicyRun> {
     const registered = await evaluateStack(stack, spinCloudProgram);

@@ -132,7 +132,11 @@ mount_shared_volume() {
     # for 2 minutes itself (nfs(5), retry=).
     wait_for "$SHARED_VOLUME_MOUNT_TIMEOUT" "the NFS mount of ${address}:/ at ${path}" timeout 60 mount "$path"
   fi
-  chown "${SHARED_VOLUME_UID}:${SHARED_VOLUME_GID}" "$path"
+  # A store written under other ids (the docker image's uid 1000 before 0.9.1) changes owner
+  # once, recursively; afterwards only the top directory is checked.
+  if [[ "$(stat -c '%u:%g' "$path")" != "${SHARED_VOLUME_UID}:${SHARED_VOLUME_GID}" ]]; then
+    chown -R "${SHARED_VOLUME_UID}:${SHARED_VOLUME_GID}" "$path"
+  fi
   chmod "$SHARED_VOLUME_MODE" "$path"
   log "mounted ${address}:/ at ${path}"
 }

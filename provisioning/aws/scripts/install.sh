@@ -113,13 +113,29 @@ install_aws_cli() {
   aws --version >&2
 }
 
-# NODE_APT_PACKAGES and NODE_SERVICES (clients: Docker, and the NFS client with a shared volume).
+# NODE_APT_PACKAGES (clients with a shared volume: the NFS client).
 install_node_packages() {
-  local -a packages units
+  local -a packages
   read -r -a packages <<<"${NODE_APT_PACKAGES:-}"
-  read -r -a units <<<"${NODE_SERVICES:-}"
   if ((${#packages[@]})); then apt_get install -y -q "${packages[@]}"; fi
-  if ((${#units[@]})); then systemctl enable --now "${units[@]}"; fi
+}
+
+# NODE_SYSTEM_USER (clients: the Bindle task's user) with the fixed NODE_SYSTEM_UID/GID, no login,
+# no home; an existing user or group with other ids stops the install (the shared store would
+# get two owners).
+create_system_user() {
+  [[ -n "${NODE_SYSTEM_USER:-}" ]] || return 0
+  local name=$NODE_SYSTEM_USER uid=$NODE_SYSTEM_UID gid=$NODE_SYSTEM_GID
+  if getent group "$name" >/dev/null; then
+    [[ "$(getent group "$name" | cut -d: -f3)" == "$gid" ]] || die "group ${name} exists without gid ${gid}"
+  else
+    groupadd --system --gid "$gid" "$name"
+  fi
+  if getent passwd "$name" >/dev/null; then
+    [[ "$(id -u "$name"):$(id -g "$name")" == "${uid}:${gid}" ]] || die "user ${name} exists without uid:gid ${uid}:${gid}"
+  else
+    useradd --system --uid "$uid" --gid "$gid" --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$name"
+  fi
 }
 
 spin_is_current() {
@@ -154,7 +170,7 @@ main() {
   install_aws_cli
   install_node_packages
   case "$SPIN_CLOUD_ROLE" in
-    client) install_spin ;;
+    client) install_spin; create_system_user ;;
     server) ;;
     *) die "unknown role ${SPIN_CLOUD_ROLE}" ;;
   esac

@@ -111,7 +111,7 @@ export class LocalNomad {
     private get state() { return stateDirCommands(this.layout.root, [this.layout.consul.dataDir, this.layout.nomad.dataDir, this.layout.bindleData]); }
 
     /** The local steps up to the ACL bootstrap, on free loopback ports in a temp dir. */
-    static async up(prefix: string, bindleServer = "/usr/local/bin/bindle-server-0.8.2"): Promise<LocalNomad> {
+    static async up(prefix: string, bindleServer = "/usr/local/bin/bindle-server-0.9.1"): Promise<LocalNomad> {
         const dir = tempDir(prefix);
         const bin = (name: string) => onPath(name) ?? `/usr/local/bin/${name}`;
         const node: LocalNode = {

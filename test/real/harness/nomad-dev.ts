@@ -15,8 +15,16 @@ export const NOMAD_BINARY = "nomad";
 
 export interface NomadAgent { readonly started: Started; readonly http: number; readonly url: string }
 
-export async function startNomadDev(processes: Processes, dir: string): Promise<NomadAgent> {
+export interface NomadDevOptions {
+    /** Also allow the exec driver (needs root: chroot and cgroups), as the AWS clients do. */
+    readonly exec?: boolean;
+    /** Client host volumes, name → absolute path. */
+    readonly hostVolumes?: Readonly<Record<string, string>>;
+}
+
+export async function startNomadDev(processes: Processes, dir: string, options: NomadDevOptions = {}): Promise<NomadAgent> {
     const [http, rpc, serf] = await freePorts(3);
+    const volumes = Object.entries(options.hostVolumes ?? {});
     const config = {
         data_dir: path.join(dir, "nomad-data"),
         bind_addr: "127.0.0.1",
@@ -31,7 +39,8 @@ export async function startNomadDev(processes: Processes, dir: string): Promise<
             node_class: CLIENT_NODE_CLASS,
             // Allocation addresses (services, dynamic ports) on loopback only.
             network_interface: "lo",
-            options: { "driver.allowlist": "raw_exec" },
+            options: { "driver.allowlist": options.exec ? "raw_exec,exec" : "raw_exec" },
+            ...(volumes.length > 0 ? { host_volume: Object.fromEntries(volumes.map(([name, p]) => [name, { path: p, read_only: false }])) } : {}),
         },
         plugin: { raw_exec: { config: { enabled: true } } },
     };
@@ -44,7 +53,7 @@ export async function startNomadDev(processes: Processes, dir: string): Promise<
         const leader = await request(`${url}/v1/status/leader`, {}, 2_000);
         if (leader.status !== 200 || leader.body.length < 4) return undefined;
         const nodes = JSON.parse((await request(`${url}/v1/nodes`, {}, 2_000)).body) as { Status: string; Drivers: Record<string, { Healthy: boolean }> }[];
-        return nodes.some((n) => n.Status === "ready" && n.Drivers?.raw_exec?.Healthy) ? true : undefined;
+        return nodes.some((n) => n.Status === "ready" && n.Drivers?.raw_exec?.Healthy && (!options.exec || n.Drivers?.exec?.Healthy)) ? true : undefined;
     }, 60_000, 500);
     return { started, http, url };
 }

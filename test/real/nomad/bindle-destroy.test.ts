@@ -1,7 +1,7 @@
 /**
  * Issue 10 point 3 (the local Bindle job under raw_exec with its secrets from a Nomad Variable)
  * and issue 12 "Destroy leaves nothing running" / "After a reboot", with the real Nomad 1.6.3 and
- * the real bindle-server 0.8.2. Processes are checked by the pids (and start times) the agent's
+ * the real bindle-server 0.9.1 (the version the platform runs). Processes are checked by the pids (and start times) the agent's
  * executors and tasks had, read from /proc.
  */
 import { strict as assert } from "assert";
@@ -17,7 +17,7 @@ import { JOB_IDS, jobVariablePath } from "../../../provisioning/platform";
 import { descendantsOf, LocalNomad, NOMAD_BINARY, ProcEntry, runStep, stillRunning } from "../harness/nomad-agent";
 import { itWith, request, waitFor } from "../harness/runtime";
 
-const BINDLE_BINARY = "bindle-server-0.8.2";
+const BINDLE_BINARY = "bindle-server-0.9.1";
 const linuxOnly = function (this: Mocha.Context) { if (process.platform !== "linux") this.skip(); };
 
 /** A raw_exec service job that sleeps: a task the agent's executor keeps running. */
@@ -55,7 +55,7 @@ describe("real Nomad: the local Bindle job under raw_exec, then the local destro
     });
     after(() => nomad?.cleanup());
 
-    itWith([NOMAD_BINARY, BINDLE_BINARY], "runs bindle-server 0.8.2 with htpasswd, signing keys and keyring from the job's Nomad Variable", async () => {
+    itWith([NOMAD_BINARY, BINDLE_BINARY], "runs bindle-server 0.9.1 with htpasswd, signing keys and keyring from the job's Nomad Variable", async () => {
         const n = nomad!;
         // As components/platform/bindle-server.ts builds the Variable's items.
         const host = bindleKeyFromSeed("spin-cloud bindle host", ["host"], randomBytes(32).toString("base64"));
