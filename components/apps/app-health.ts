@@ -1,7 +1,7 @@
 /**
  * What makes a new version of an app healthy and when it rolls: the readiness path its job
  * checks (derived from spin.toml unless `healthCheck.path` is given), and the keyed digest of its
- * secret variables that puts a changed secret into the job as a new version.
+ * secret variables and store secrets that puts a changed secret into the job as a new version.
  */
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
@@ -32,4 +32,13 @@ export function secretsDigest(key: string, values: Readonly<Record<string, strin
 /** The digest as a plain (non-secret) output, so the jobspec diff stays visible in preview. */
 export function secretsDigestOutput(key: pulumi.Output<string>, secrets: Readonly<Record<string, pulumi.Input<string>>>): pulumi.Output<string> {
     return pulumi.unsecret(pulumi.all([key, pulumi.all(secrets)]).apply(([k, values]) => secretsDigest(k, values as Record<string, string>)));
+}
+
+/**
+ * Store secrets (the store Variable's items: an access key, libSQL tokens) as digest entries,
+ * under `stores/<item>`: a Spin variable name has no `/`, so they never meet a secret variable,
+ * and an app without store secrets keeps the digest it had.
+ */
+export function storeSecretsForDigest(items: Readonly<Record<string, pulumi.Input<string>>>): Record<string, pulumi.Input<string>> {
+    return Object.fromEntries(Object.entries(items).map(([k, v]) => [`stores/${k}`, v]));
 }

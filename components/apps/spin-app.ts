@@ -1,12 +1,11 @@
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { SpinAppParcel, spinAppJob, spinAppJobId } from "../../provisioning/jobs/spin-app-job";
 import { AppPlatform } from "../platform/app-platform";
 import { buildInvoice, bindleId as bindleIdOf } from "../bindle/invoice";
 import { BindlePush, pushContent } from "./bindle-push";
-import { readSpinApp } from "./manifest";
+import { checkAppFiles } from "./app-files";
 import { checkedAppStores, CheckedAppStores, hasAppStores } from "./stores";
-import { readinessFor, secretsDigestOutput } from "./app-health";
+import { readinessFor, secretsDigestOutput, storeSecretsForDigest } from "./app-health";
 import type { SpinHttpRoute } from "./manifest";
 import { jobSecrets, registerJob } from "../platform/nomad-access";
 import { SPIN_APP_DEFAULTS, SpinAppArgs, appOrigin, checkRevisions, checkTriggers, checkVariables, claimRoutes, routingFor } from "./spin-app-args";
@@ -37,7 +36,8 @@ function appContent(name: string, args: SpinAppArgs, platform: AppPlatform): App
                 declaredStores: { keyValue: Object.keys(args.stores?.keyValue ?? {}), sqlite: Object.keys(args.stores?.sqlite ?? {}) },
             };
         case "source": {
-            const pkg = readSpinApp(path.resolve(origin.dir));
+            // The same check (and error) as the program's before its first resource (app-declarations.ts).
+            const pkg = checkAppFiles(name, origin.dir);
             checkTriggers(name, pkg.triggers);
             checkVariables(name, pkg.variables, args);
             const invoice = buildInvoice(pkg, { name: `spin-cloud/${platform.clusterName}/${name}` });
@@ -120,18 +120,17 @@ export class SpinApp extends pulumi.ComponentResource {
         const secretDeps = args.secretVariables && Object.keys(args.secretVariables).length > 0
             ? [jobSecrets(`${name}-variables`, spinAppJobId(name), args.secretVariables, platform.nomad, this)]
             : [];
-        // A changed secret is a new job version (its keyed digest in the meta), rolled out like any change.
-        const digest = args.secretVariables && Object.keys(args.secretVariables).length > 0
-            ? secretsDigestOutput(platform.bindle.creatorKeypair, args.secretVariables)
-            : undefined;
+        const provisioned = hasAppStores(stores) ? platform.stores.provision(name, spinAppJobId(name), stores, platform.nomad, this) : { resources: [], secrets: {} };
+        // A changed secret (a variable, a store's key or token) is a new job version (its keyed digest in the meta), rolled out like any change.
+        const rollSecrets = { ...args.secretVariables, ...storeSecretsForDigest(provisioned.secrets) };
+        const digest = Object.keys(rollSecrets).length > 0 ? secretsDigestOutput(platform.bindle.creatorKeypair, rollSecrets) : undefined;
         // Pinned: the job runs the revision the push found intact on the server, with its parcels.
         const pinnedJob = push && content.pinned !== undefined
             // (Outputs the provider did not report, as under test mocks, leave the source's job.)
             ? pulumi.all([push.currentBindleId, push.currentParcels, digest]).apply(([id, parcels, d]) =>
                 jobFor(id && parcels ? id : content.bindleId, id && parcels ? parcels.map((p) => ({ path: p.path, sha256: p.sha256 })) : content.parcels, d))
             : digest?.apply((d) => jobFor(content.bindleId, content.parcels, d));
-        const storeDeps = hasAppStores(stores) ? platform.stores.provision(name, spinAppJobId(name), stores, platform.nomad, this) : [];
-        registerJob(name, pinnedJob ?? job, platform.nomad, this, [...pushed, ...secretDeps, ...storeDeps]);
+        registerJob(name, pinnedJob ?? job, platform.nomad, this, [...pushed, ...secretDeps, ...provisioned.resources]);
 
         this.bindleId = content.bindleId;
         this.revision = push ? push.currentBindleId : pulumi.output(content.bindleId);

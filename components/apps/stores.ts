@@ -35,12 +35,32 @@ export type SqliteDatabaseArgs = CommonStoreArgs & (
 export interface AppStoresArgs {
     readonly keyValue?: Readonly<Record<string, KeyValueStoreArgs>>;
     readonly sqlite?: Readonly<Record<string, SqliteDatabaseArgs>>;
+    /**
+     * AWS, apps with an `aws_dynamo` store: generation of the app's access key, an integer ≥ 1
+     * (default 1). Bump it to rotate the key: the next `pulumi up` creates a new key, puts it in
+     * the app's store Variable, rolls the job onto it with canaries (the key is part of the job's
+     * secrets digest), and deletes the old key once that deployment succeeded. README "Data".
+     */
+    readonly accessKeyGeneration?: number;
 }
 
 /** The stores of one app, checked: every declared label with its options (defaults filled). */
 export interface CheckedAppStores {
     readonly keyValue: readonly { readonly label: string; readonly args: KeyValueStoreArgs }[];
     readonly sqlite: readonly { readonly label: string; readonly args: SqliteDatabaseArgs }[];
+    /** AWS with an `aws_dynamo` store: the access key's generation (default 1). */
+    readonly accessKeyGeneration?: number;
+}
+
+/** What a provider registered for an app's stores. */
+export interface ProvisionedAppStores {
+    /** What the job waits for (tables, credentials, the store Variable, local steps). */
+    readonly resources: pulumi.Resource[];
+    /**
+     * Secret material the job reads at start (the store Variable's items): its keyed digest goes
+     * into the job's meta, so a changed key or token is a new job version, rolled with canaries.
+     */
+    readonly secrets: Readonly<Record<string, pulumi.Input<string>>>;
 }
 
 /** What a cloud does for an app's stores. */
@@ -48,8 +68,8 @@ export interface AppStoreProvider {
     readonly target: StoreTarget;
     /** Backends of the labels, as the job's runtime config takes them; pure (names, paths), throws on what the target cannot serve. */
     backends(app: string, stores: CheckedAppStores): SpinAppStores;
-    /** Registers what the stores need (tables, credentials, the store Variable); the job waits for the result. */
-    provision(app: string, jobId: string, stores: CheckedAppStores, nomad: NomadAccess, parent: pulumi.Resource): pulumi.Resource[];
+    /** Registers what the stores need (tables, credentials, the store Variable, local steps); the job waits for `resources`. */
+    provision(app: string, jobId: string, stores: CheckedAppStores, nomad: NomadAccess, parent: pulumi.Resource): ProvisionedAppStores;
 }
 
 const BACKENDS: Record<StoreTarget, { keyValue: readonly string[]; sqlite: readonly string[] }> = {
@@ -66,6 +86,14 @@ const OPTIONS: Record<string, readonly string[]> = {
     aws_dynamo: ["backend", "retainOnDelete", "consistentRead", "deletionProtection"],
     libsql: ["backend", "retainOnDelete", "url", "token"],
 };
+const APP_STORES_KEYS = ["keyValue", "sqlite", "accessKeyGeneration"] as const;
+
+/** Where `key` is an option, for an error about a key the backend does not take: "; it is an option of ...". */
+function optionOwner(key: string, backend: string): string {
+    const owners = Object.keys(OPTIONS).filter((b) => b !== backend && OPTIONS[b].includes(key));
+    const targetOf = (b: string) => (Object.keys(BACKENDS) as StoreTarget[]).filter((t) => BACKENDS[t].keyValue.includes(b) || BACKENDS[t].sqlite.includes(b));
+    return owners.length > 0 ? `; it is an option of the ${owners.map((b) => `${b} backend (${targetOf(b).join(", ")})`).join(" and the ")}` : "";
+}
 
 function fail(app: string, field: string, value: unknown, allowed: string): never {
     throw new Error(`SpinApp ${app}: ${field} is ${JSON.stringify(value)}; ${allowed}`);
@@ -77,6 +105,9 @@ function fail(app: string, field: string, value: unknown, allowed: string): neve
  * not declare, a backend (or option) of the other target, a label Spin refuses.
  */
 export function checkedAppStores(app: string, declared: { keyValue: readonly string[]; sqlite: readonly string[] }, args: AppStoresArgs | undefined, target: StoreTarget): CheckedAppStores {
+    for (const key of Object.keys(args ?? {})) {
+        if (!(APP_STORES_KEYS as readonly string[]).includes(key)) fail(app, `stores.${key}`, (args as Record<string, unknown>)[key], `is not a stores option (${APP_STORES_KEYS.join(", ")})`);
+    }
     const one = <T extends { backend?: string }>(kind: "keyValue" | "sqlite", manifestKey: string) => {
         const given = (args?.[kind] ?? {}) as Readonly<Record<string, T>>;
         const labels = declared[kind];
@@ -94,7 +125,7 @@ export function checkedAppStores(app: string, declared: { keyValue: readonly str
                 fail(app, `${field}.backend`, backend, other ? `is a ${other} backend; on ${target} use ${BACKENDS[target][kind].join(" or ")}` : `must be one of ${BACKENDS[target][kind].join(", ")}`);
             }
             for (const key of Object.keys(options)) {
-                if (!(OPTIONS[backend] ?? []).includes(key)) fail(app, `${field}.${key}`, (options as Record<string, unknown>)[key], `is not an option of the ${backend} backend (${OPTIONS[backend].join(", ")})`);
+                if (!(OPTIONS[backend] ?? []).includes(key)) fail(app, `${field}.${key}`, (options as Record<string, unknown>)[key], `is not an option of the ${backend} backend (${OPTIONS[backend].join(", ")})${optionOwner(key, backend)}`);
             }
             const o = options as Record<string, unknown>;
             for (const key of ["retainOnDelete", "consistentRead", "deletionProtection"]) {
@@ -104,7 +135,17 @@ export function checkedAppStores(app: string, declared: { keyValue: readonly str
             return { label, args: { ...options, backend, retainOnDelete: o.retainOnDelete !== false } as unknown as T };
         });
     };
-    return { keyValue: one<KeyValueStoreArgs>("keyValue", "key_value_stores"), sqlite: one<SqliteDatabaseArgs>("sqlite", "sqlite_databases") };
+    const keyValue = one<KeyValueStoreArgs>("keyValue", "key_value_stores");
+    const sqlite = one<SqliteDatabaseArgs>("sqlite", "sqlite_databases");
+    const generation = args?.accessKeyGeneration;
+    const dynamo = keyValue.some((s) => s.args.backend === "aws_dynamo");
+    if (generation !== undefined) {
+        const field = "stores.accessKeyGeneration";
+        if (target !== "aws") fail(app, field, generation, `is an aws option (the app's DynamoDB access key); the ${target} target has no keys to rotate`);
+        if (!dynamo) fail(app, field, generation, "the app has no aws_dynamo store, so no access key to rotate; remove the option");
+        if (typeof generation !== "number" || !Number.isSafeInteger(generation) || generation < 1) fail(app, field, generation, "must be an integer of at least 1 (bump it by one to rotate)");
+    }
+    return { keyValue, sqlite, ...(dynamo ? { accessKeyGeneration: generation ?? 1 } : {}) };
 }
 
 export const hasAppStores = (s: CheckedAppStores): boolean => s.keyValue.length + s.sqlite.length > 0;

@@ -6,6 +6,9 @@
  * Credentials: one IAM user per app whose only policy names the app's own tables (and the key,
  * only through DynamoDB); its access key is a Pulumi secret, reaching the task as environment
  * through the app's store Variable (spin-runtime-config.ts), never the jobspec or the config file.
+ * Rotation: `stores.accessKeyGeneration`; each generation is its own AccessKey resource, so the
+ * new key exists before the job rolls onto it and the old one is deleted last (the engine deletes
+ * resources that left the program after every other step, the job's deployment included).
  * SQLite: a libSQL server the user names (`backend: "libsql"`); its token goes the same way.
  * Trade-offs and rotation: README "Data".
  */
@@ -13,7 +16,7 @@ import * as crypto from "crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { AWS_KEY_ITEMS, libsqlTokenItem, SpinAppStores, spinAppStoreVariablePath } from "../../provisioning/jobs/spin-runtime-config";
-import { AppStoreProvider, CheckedAppStores, KeyValueStoreArgs, SqliteDatabaseArgs } from "../apps/stores";
+import { AppStoreProvider, CheckedAppStores, KeyValueStoreArgs, ProvisionedAppStores, SqliteDatabaseArgs } from "../apps/stores";
 import { Variable } from "../nomad";
 import { NomadAccess, nomadResourceOptions } from "../platform/nomad-access";
 
@@ -36,6 +39,8 @@ function fit(text: string, max: number): string {
 /** `<cluster>-<app>-kv-<label>`: per app, so a label two apps use is two tables. */
 export const dynamoTableName = (cluster: string, app: string, label: string): string => fit(`${cluster}-${app}-kv-${label}`, DYNAMO_TABLE_MAX);
 export const appStoreUserName = (cluster: string, app: string): string => fit(`${cluster}-app-${app}`, IAM_USER_MAX);
+/** Resource name of the app's access key: generation 1 keeps the name it always had, each later one is a new resource. */
+export const appAccessKeyResourceName = (app: string, generation: number): string => (generation === 1 ? `${app}-stores` : `${app}-stores-key-${generation}`);
 
 export interface PolicyDocument {
     readonly Version: "2012-10-17";
@@ -75,6 +80,8 @@ export class AwsAppStores extends pulumi.ComponentResource implements AppStorePr
     readonly target = "aws" as const;
     private readonly args: AwsAppStoresArgs;
     private key?: pulumi.Output<string>;
+    /** Table name → the store that claimed it: two stores are never one table. */
+    private readonly tableOwners = new Map<string, string>();
 
     constructor(private readonly resourceName: string, args: AwsAppStoresArgs, opts?: pulumi.ComponentResourceOptions) {
         super("spin-cloud:stores:AwsAppStores", resourceName, {}, opts);
@@ -100,6 +107,17 @@ export class AwsAppStores extends pulumi.ComponentResource implements AppStorePr
     }
 
     backends(app: string, stores: CheckedAppStores): SpinAppStores {
+        // `<cluster>-<app>-kv-<label>` is ambiguous when names hold "-kv-" (app "a" label "b-kv-c",
+        // app "a-kv-b" label "c"): one table cannot be two apps' stores (each app's IAM policy would name it).
+        for (const { label } of stores.keyValue) {
+            const table = dynamoTableName(this.args.clusterName, app, label);
+            const owner = `SpinApp ${app} stores.keyValue.${label}`;
+            const other = this.tableOwners.get(table);
+            if (other !== undefined && other !== owner) {
+                throw new Error(`${owner}: DynamoDB table is ${JSON.stringify(table)}, already the table of ${other}; one table cannot back two stores (each app's stores are private to it): rename the label or the app`);
+            }
+            this.tableOwners.set(table, owner);
+        }
         return {
             keyValue: Object.fromEntries(stores.keyValue.map(({ label, args }) => [label, {
                 type: "aws_dynamo" as const,
@@ -111,7 +129,7 @@ export class AwsAppStores extends pulumi.ComponentResource implements AppStorePr
         };
     }
 
-    provision(app: string, jobId: string, stores: CheckedAppStores, nomad: NomadAccess, parent: pulumi.Resource): pulumi.Resource[] {
+    provision(app: string, jobId: string, stores: CheckedAppStores, nomad: NomadAccess, parent: pulumi.Resource): ProvisionedAppStores {
         const { clusterName, region, tags } = this.args;
         const items: Record<string, pulumi.Input<string>> = {};
         if (stores.keyValue.length > 0) {
@@ -135,13 +153,15 @@ export class AwsAppStores extends pulumi.ComponentResource implements AppStorePr
                 policy: pulumi.all([pulumi.all(tables.map((t) => t.arn)), this.kmsKeyArn])
                     .apply(([arns, key]) => JSON.stringify(appStoresPolicy(arns, key, region))),
             }, { parent });
-            // Rotate: `pulumi up --replace <this key's URN>` (README "Data").
-            const key = new aws.iam.AccessKey(`${app}-stores`, { user: user.name }, { parent, additionalSecretOutputs: ["secret"] });
+            // Rotate: bump `stores.accessKeyGeneration` (README "Data").
+            const generation = stores.accessKeyGeneration ?? 1;
+            const key = new aws.iam.AccessKey(appAccessKeyResourceName(app, generation), { user: user.name }, { parent, additionalSecretOutputs: ["secret"] });
             items[AWS_KEY_ITEMS.accessKeyId] = key.id;
             items[AWS_KEY_ITEMS.secretAccessKey] = pulumi.secret(key.secret);
         }
         for (const { label, args } of stores.sqlite) items[libsqlTokenItem(label)] = pulumi.secret((args as Libsql).token);
-        if (Object.keys(items).length === 0) return [];
-        return [new Variable(`${app}-stores`, { path: spinAppStoreVariablePath(jobId), items }, nomadResourceOptions(nomad, parent))];
+        if (Object.keys(items).length === 0) return { resources: [], secrets: {} };
+        const variable = new Variable(`${app}-stores`, { path: spinAppStoreVariablePath(jobId), items }, nomadResourceOptions(nomad, parent));
+        return { resources: [variable], secrets: items };
     }
 }

@@ -2,12 +2,16 @@
  * The local target's app data: one `local.Command` step whose create makes `<stateDir>/app-data`
  * and whose delete (`pulumi destroy`) removes it, and the `AppStoreProvider` that backs every
  * key-value and SQLite label of an app with a file there (provisioning/local/app-data.ts).
+ * Each store gets a step under its app whose delete removes the store's files; it carries
+ * Pulumi's `retainOnDelete` (as the AWS tables do) unless the store says `retainOnDelete: false`,
+ * so removing a store or an app keeps the data by default and preview shows `delete [retain]`.
+ * The option applies as last deployed: set it to false and `pulumi up` before removing the store.
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { appDataCommands, appDataRoot, localStorePaths } from "../../provisioning/local/app-data";
+import { appDataCommands, appDataRoot, localStorePaths, storeDataCommands } from "../../provisioning/local/app-data";
 import { SpinAppStores } from "../../provisioning/jobs/spin-runtime-config";
-import { AppStoreProvider, CheckedAppStores } from "../apps/stores";
+import { AppStoreProvider, CheckedAppStores, ProvisionedAppStores } from "../apps/stores";
 import { NomadAccess } from "../platform/nomad-access";
 
 export interface LocalAppDataArgs {
@@ -34,8 +38,15 @@ export class LocalAppData extends pulumi.ComponentResource implements AppStorePr
         return localStorePaths(this.root, app, { keyValue: stores.keyValue.map((s) => s.label), sqlite: stores.sqlite.map((s) => s.label) });
     }
 
-    /** Nothing per app: Spin creates `<root>/<app>/...` inside the existing root. */
-    provision(_app: string, _jobId: string, _stores: CheckedAppStores, _nomad: NomadAccess, _parent: pulumi.Resource): pulumi.Resource[] {
-        return [this.step];
+    /** One step per store (`<app>-kv-<label>-data`, `<app>-sqlite-<label>-data`) after the root's; no secrets. */
+    provision(app: string, _jobId: string, stores: CheckedAppStores, _nomad: NomadAccess, parent: pulumi.Resource): ProvisionedAppStores {
+        const backends = this.backends(app, stores);
+        const steps = ([["kv", "keyValue"], ["sqlite", "sqlite"]] as const).flatMap(([short, kind]) => stores[kind].map(({ label, args }) => {
+            const b = backends[kind]![label];
+            if (b.type !== "spin") throw new Error(`local app data: stores.${kind}.${label} has backend ${b.type}; the local target keeps spin files`);
+            return new command.local.Command(`${app}-${short}-${label}-data`, storeDataCommands(this.root, b.path),
+                { parent, dependsOn: [this.step], retainOnDelete: args.retainOnDelete !== false });
+        }));
+        return { resources: [this.step, ...steps], secrets: {} };
     }
 }

@@ -9,12 +9,15 @@ import {
 import { allowedInstanceFamilies, ebsEncryptionRequired, imdsV2Required, secureStringCustomerKey } from "./compute";
 import { noRawExecOnAws } from "./drivers";
 import {
-    appHostsInAllowedDomains, artifactsPinned, jobspecIsJson, productionAppMinInstances, spinAppAutoRevert, spinAppHealthCheck,
+    appHostsInAllowedDomains, artifactsPinned, artifactsPinnedByDigest, jobspecIsJson, productionAppMinInstances, spinAppAutoRevert, spinAppHealthCheck,
     spinAppResources,
 } from "./jobs";
 import { clusterPortsNotPublic, noPublicIngress, noSshIngress } from "./network";
 import { noSecretsInCommands, noSecretsInJobspecs, noSecretsInTags, ssmSecretsAreSecureStrings } from "./secrets";
 import { publicIngressOnlyOnLoadBalancer, serverQuorum } from "./stack";
+import {
+    dynamodbAccessNamesTables, dynamodbCustomerKey, dynamodbDeletionProtection, dynamodbPointInTimeRecovery, noCrossAppStoreAccess,
+} from "./stores";
 import { albHttpToHttpsRedirection, publicRangesInAggregate } from "./stack-aws";
 import { requiredTags } from "./tags";
 import { traefikDashboardNotPublic } from "./traefik";
@@ -47,6 +50,12 @@ export const POLICIES: Policies = [
     publicRangesInAggregate,
     albHttpToHttpsRedirection,
     serverQuorum,
+    // Mandatory: apps' stores.
+    dynamodbCustomerKey,
+    dynamodbPointInTimeRecovery,
+    dynamodbDeletionProtection,
+    dynamodbAccessNamesTables,
+    noCrossAppStoreAccess,
     // Mandatory: Nomad jobs.
     jobspecIsJson,
     spinAppResources,
@@ -56,6 +65,7 @@ export const POLICIES: Policies = [
     artifactsPinned,
     noSecretsInJobspecs,
     // Advisory.
+    artifactsPinnedByDigest,
     allowedInstanceFamilies,
     requiredTags,
     productionAppMinInstances,

@@ -171,9 +171,12 @@ export function hasStores(stores: SpinAppStores | undefined): stores is SpinAppS
 export function storesTaskParts(jobId: string, stores: SpinAppStores | undefined, driver: StoreDriver): { args: string[]; templates: NomadTemplate[]; env: Record<string, string> } {
     if (!hasStores(stores)) return { args: [], templates: [], env: {} };
     const owner = driver === "exec" ? { Uid: NOBODY_IDS.uid, Gid: NOBODY_IDS.gid } : {};
+    // noop: a changed key or token is a new job version (its keyed digest in the job's meta, set by
+    // SpinApp), rolled out with canaries while the running instances keep the credentials they read
+    // at start; "restart" would restart every instance at once (template.mdx change_mode).
     const templates: NomadTemplate[] = [{
         EmbeddedTmpl: renderSpinRuntimeConfigTemplate(jobId, stores, driver),
-        DestPath: SPIN_RUNTIME_CONFIG_FILE, ChangeMode: "restart", Perms: "400", ...owner,
+        DestPath: SPIN_RUNTIME_CONFIG_FILE, ChangeMode: "noop", Perms: "400", ...owner,
     }];
     const env: Record<string, string> = {};
     const dynamo = checkedStores(stores, driver).keyValue.filter(([, b]) => b.type === "aws_dynamo");
@@ -185,7 +188,7 @@ export function storesTaskParts(jobId: string, stores: SpinAppStores | undefined
         const line = (name: string, item: string) => `${name}={{ .${item}.Value | toJSON }}\n`;
         templates.push({
             EmbeddedTmpl: `{{ with nomadVar "${spinAppStoreVariablePath(jobId)}" }}${line("AWS_ACCESS_KEY_ID", AWS_KEY_ITEMS.accessKeyId)}${line("AWS_SECRET_ACCESS_KEY", AWS_KEY_ITEMS.secretAccessKey)}{{ end }}`,
-            DestPath: SPIN_AWS_CREDENTIALS_ENV_FILE, Envvars: true, ChangeMode: "restart", Perms: "400",
+            DestPath: SPIN_AWS_CREDENTIALS_ENV_FILE, Envvars: true, ChangeMode: "noop", Perms: "400",
         });
     }
     return { args: ["--runtime-config-file", SPIN_RUNTIME_CONFIG_ARG], templates, env };

@@ -2,7 +2,10 @@
  * Where the local target keeps apps' key-value stores and SQLite databases: files under
  * `<stateDir>/app-data/<app>/`, outside every allocation (Nomad's alloc dirs live under
  * `<stateDir>/nomad/data`), so they survive redeploys, reschedules and agent restarts; the cloud's
- * `app-data` step creates the directory and its delete (`pulumi destroy`) removes it. Spin creates
+ * `app-data` step creates the directory and its delete (`pulumi destroy`) removes it. Each store
+ * also has a step of its own whose delete removes that store's files; the component registers it
+ * with Pulumi's `retainOnDelete` unless the store opts in (`retainOnDelete: false`), so by default
+ * removing a store or an app keeps its data (preview: `delete [retain]`). Spin creates
  * a store file's parent directory itself (spinframework/spin v3.4.0 crates/key-value-spin/src/lib.rs
  * `make_store`, crates/sqlite-inproc/src/lib.rs `InProcDatabaseLocation::from_path`). Pure.
  */
@@ -38,4 +41,34 @@ export function appDataCommands(stateDir: string): { create: string; delete: str
     if (!isSafeAbsolutePath(root)) throw new Error(`local state directory is ${JSON.stringify(stateDir)}; it must be an absolute path of [A-Za-z0-9._+/-]`);
     const q = shellQuote(root);
     return { create: `mkdir -p ${q} && chmod 0700 ${q}`, delete: `rm -rf ${q}` };
+}
+
+/**
+ * Files SQLite keeps next to a database: its rollback journal, and the WAL and shared-memory
+ * files of a database an app switched to `PRAGMA journal_mode=WAL` (sqlite.org/tempfiles.html).
+ * Spin opens the store with rusqlite's defaults (spinframework/spin v3.4.0
+ * crates/key-value-spin/src/store.rs, crates/sqlite-inproc/src/lib.rs: `Connection::open`).
+ */
+export const SQLITE_SIDE_FILES = ["-journal", "-wal", "-shm"] as const;
+
+/**
+ * One store's step: create makes the store's directory, delete removes the store's file and its
+ * SQLite side files, then the kind's and the app's directories if that left them empty. Only
+ * runs on delete when the component lets it (the store's `retainOnDelete: false`).
+ */
+export function storeDataCommands(root: string, storePath: string): { create: string; delete: string } {
+    const prefix = `${root.replace(/\/+$/, "")}/`;
+    const rel = storePath.startsWith(prefix) ? storePath.slice(prefix.length).split("/") : [];
+    // <root>/<app>/<kind>/<label>.db, from localStorePaths: nothing else is ever deleted.
+    if (!isSafeAbsolutePath(storePath) || rel.length !== 3 || rel.some((s) => s === "" || s === "." || s === "..") || !rel[2].endsWith(".db")) {
+        throw new Error(`local app data: store path ${JSON.stringify(storePath)} must be <root>/<app>/<kind>/<label>.db under ${JSON.stringify(root)}`);
+    }
+    const kindDir = `${prefix}${rel[0]}/${rel[1]}`;
+    const appDir = `${prefix}${rel[0]}`;
+    const files = [storePath, ...SQLITE_SIDE_FILES.map((s) => `${storePath}${s}`)].map(shellQuote).join(" ");
+    return {
+        create: `mkdir -p ${shellQuote(kindDir)}`,
+        // rmdir fails on a directory that still holds another store: that is the point, and not an error.
+        delete: `rm -f -- ${files} && { rmdir -- ${shellQuote(kindDir)} 2>/dev/null || true; } && { rmdir -- ${shellQuote(appDir)} 2>/dev/null || true; }`,
+    };
 }

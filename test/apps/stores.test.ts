@@ -51,6 +51,11 @@ describe("app stores from spin.toml", () => {
         assert.deepEqual(s.sqlite, [{ label: "orders", args: { backend: "spin", retainOnDelete: true } }]);
         const aws = checkedAppStores("shop", { keyValue: ["default"], sqlite: [] }, undefined, "aws");
         assert.deepEqual(aws.keyValue, [{ label: "default", args: { backend: "aws_dynamo", retainOnDelete: true } }]);
+        // The app's access key: generation 1 unless bumped; none where there is no key.
+        assert.equal(aws.accessKeyGeneration, 1);
+        assert.equal(checkedAppStores("shop", { keyValue: ["default"], sqlite: [] }, { accessKeyGeneration: 3 }, "aws").accessKeyGeneration, 3);
+        assert.equal(s.accessKeyGeneration, undefined);
+        assert.equal(checkedAppStores("shop", { keyValue: [], sqlite: ["orders"] }, { sqlite: { orders: { backend: "libsql", url: "https://db", token: "t" } } }, "aws").accessKeyGeneration, undefined);
     });
 
     it("refuses an undeclared store, a backend or option of the other target, and SQLite on AWS without a server", () => {
@@ -64,6 +69,12 @@ describe("app stores from spin.toml", () => {
             [() => checkedAppStores("shop", declared, { sqlite: { orders: { backend: "libsql" } as never } }, "aws"), /a libsql database needs url and token/],
             [() => checkedAppStores("shop", declared, { keyValue: { default: { retainOnDelete: "no" as never } } }, "aws"), /retainOnDelete is "no"; must be a boolean/],
             [() => checkedAppStores("shop", { keyValue: ["b@d"], sqlite: [] }, undefined, "local"), /store label "b@d" is refused by Spin/],
+            [() => checkedAppStores("shop", declared, { keyValue: { default: { deletionProtection: true } } as never }, "local"), /deletionProtection is true; is not an option of the spin backend \(backend, retainOnDelete\); it is an option of the aws_dynamo backend \(aws\)/],
+            [() => checkedAppStores("shop", declared, { sqlite: { orders: { backend: "spin", url: "https://db" } as never } }, "local"), /sqlite\.orders\.url is "https:\/\/db"; .*it is an option of the libsql backend \(aws\)/],
+            [() => checkedAppStores("shop", declared, { accessKeyGeneration: 2 }, "local"), /stores\.accessKeyGeneration is 2; is an aws option/],
+            [() => checkedAppStores("shop", { keyValue: ["default"], sqlite: [] }, { accessKeyGeneration: 0 }, "aws"), /stores\.accessKeyGeneration is 0; must be an integer of at least 1/],
+            [() => checkedAppStores("shop", { keyValue: ["default"], sqlite: [] }, { accessKeyGeneration: "2" as never }, "aws"), /stores\.accessKeyGeneration is "2"; must be an integer/],
+            [() => checkedAppStores("shop", declared, { tables: {} } as never, "aws"), /SpinApp shop: stores\.tables is \{\}; is not a stores option \(keyValue, sqlite, accessKeyGeneration\)/],
         ];
         for (const [fn, error] of bad) assert.throws(fn, error);
     });

@@ -4,7 +4,7 @@ import { AwsAppStores, appStoresPolicy, appStoreUserName, DYNAMO_ACTIONS, DYNAMO
 import { checkedAppStores } from "../../components/apps/stores";
 import { nomadProvider } from "../../components/nomad";
 import { AWS_KEY_ITEMS, libsqlTokenItem, renderSpinRuntimeConfigTemplate, spinAppStoreVariablePath } from "../../provisioning/jobs/spin-runtime-config";
-import { evaluateStack, isSecretInput, MockResource, ofType, unwrapSecrets } from "../harness/mocks";
+import { evaluateStack, isSecretInput, MockResource, MockRun, ofType, unwrapSecrets } from "../harness/mocks";
 import { renderAsConsulTemplate, runtimeConfigErrors } from "../harness/spin-runtime-config-schema";
 
 const ARGS = { clusterName: "spin-cloud-dev", region: "eu-west-1", deletionProtection: false };
@@ -72,11 +72,12 @@ describe("AWS app stores", () => {
         const shop = vars[spinAppStoreVariablePath("app-shop")];
         assert.ok(isSecretInput(shop.inputs.items) || Object.values(shop.inputs.items as object).some(isSecretInput));
         const shopItems = unwrapSecrets(shop.inputs.items) as Record<string, string>;
-        // The mock AccessKey computes no `secret` (test/harness/mocks.ts), so that item is unset here.
-        assert.deepEqual(Object.keys(shopItems).filter((k) => k !== AWS_KEY_ITEMS.secretAccessKey), [AWS_KEY_ITEMS.accessKeyId]);
+        assert.deepEqual(Object.keys(shopItems).sort(), [AWS_KEY_ITEMS.accessKeyId, AWS_KEY_ITEMS.secretAccessKey]);
         const [accessKey] = ofType(r, "aws:iam/accessKey:AccessKey").filter((k) => k.name === "shop-stores");
-        assert.equal(shopItems[AWS_KEY_ITEMS.accessKeyId], accessKey.state.id ?? "shop-stores-id");
-        shopItems[AWS_KEY_ITEMS.secretAccessKey] ??= "mock-secret";
+        // The mock's access key id (AKIA + 16) and its invented secret (test/harness/mocks.ts).
+        assert.match(shopItems[AWS_KEY_ITEMS.accessKeyId], /^AKIA[0-9A-F]{16}$/);
+        assert.equal(shopItems[AWS_KEY_ITEMS.secretAccessKey], accessKey.state.secret);
+        assert.ok(r.secretValues.includes(shopItems[AWS_KEY_ITEMS.secretAccessKey]));
         const blogItems = unwrapSecrets(vars[spinAppStoreVariablePath("app-blog")].inputs.items) as Record<string, string>;
         assert.equal(blogItems[libsqlTokenItem("posts")], "libsql-token-value");
         const backends = r.outputs as Record<string, Parameters<typeof renderSpinRuntimeConfigTemplate>[1]>;
@@ -89,6 +90,38 @@ describe("AWS app stores", () => {
         }
         const users = ofType(r, "aws:iam/user:User");
         assert.deepEqual(users.map((u) => u.inputs.name).sort(), ["spin-cloud-dev-app-blog", "spin-cloud-dev-app-shop"]);
+    });
+
+    it("rotates an app's key by generation: a new AccessKey resource, the old one left to be deleted last", async () => {
+        const run = (generation?: number) => evaluateStack("dev", () => {
+            const stores = new AwsAppStores("app-stores", ARGS);
+            const nomad = { provider: nomadProvider("nomad", { address: "https://nomad.test:4646", caPem: "ca", secretId: "t" }), leader: new pulumi.ComponentResource("test:index:Leader", "leader") };
+            const shop = checkedAppStores("shop", SHOP, generation === undefined ? undefined : { accessKeyGeneration: generation }, "aws");
+            const out = stores.provision("shop", "app-shop", shop, nomad, new pulumi.ComponentResource("test:index:App", "shop"));
+            return { secrets: out.secrets, resources: out.resources.length };
+        });
+        const items = (r: MockRun) => unwrapSecrets(ofType(r, "nomad:index/variable:Variable")[0].inputs.items) as Record<string, string>;
+        const [first, again, second] = [await run(), await run(1), await run(2)];
+        // Generation 1 keeps the name the key always had: no rotation on upgrade.
+        assert.deepEqual(ofType(first, "aws:iam/accessKey:AccessKey").map((k) => k.name), ["shop-stores"]);
+        assert.deepEqual(ofType(second, "aws:iam/accessKey:AccessKey").map((k) => k.name), ["shop-stores-key-2"]);
+        assert.deepEqual(items(again), items(first));
+        assert.notEqual(items(second)[AWS_KEY_ITEMS.accessKeyId], items(first)[AWS_KEY_ITEMS.accessKeyId]);
+        assert.notEqual(items(second)[AWS_KEY_ITEMS.secretAccessKey], items(first)[AWS_KEY_ITEMS.secretAccessKey]);
+        // The same items the Variable gets are what SpinApp digests into the job.
+        assert.deepEqual(Object.keys(unwrapSecrets(second.outputs.secrets) as object).sort(), [AWS_KEY_ITEMS.accessKeyId, AWS_KEY_ITEMS.secretAccessKey]);
+        assert.equal(second.outputs.resources, 1);
+    });
+
+    it("refuses two stores that would be one table (names holding -kv-), before the second app registers", async () => {
+        await evaluateStack("dev", () => {
+            const stores = new AwsAppStores("app-stores", ARGS);
+            stores.backends("a", checkedAppStores("a", { keyValue: ["b-kv-c"], sqlite: [] }, undefined, "aws"));
+            assert.doesNotThrow(() => stores.backends("a", checkedAppStores("a", { keyValue: ["b-kv-c"], sqlite: [] }, undefined, "aws")), "the same store again");
+            assert.throws(() => stores.backends("a-kv-b", checkedAppStores("a-kv-b", { keyValue: ["c"], sqlite: [] }, undefined, "aws")),
+                /SpinApp a-kv-b stores\.keyValue\.c: DynamoDB table is "spin-cloud-dev-a-kv-b-kv-c", already the table of SpinApp a stores\.keyValue\.b-kv-c; one table cannot back two stores/);
+            return {};
+        });
     });
 
     it("keeps names within AWS limits, deterministic and distinct", () => {

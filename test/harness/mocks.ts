@@ -99,6 +99,11 @@ class Recorder implements pulumi.runtime.Mocks {
             }
             case "aws:ec2/launchTemplate:LaunchTemplate":
                 return { latestVersion: 1, arn: `arn:aws:ec2:mock:launch-template/${name}` };
+            case "aws:dynamodb/table:Table":
+                return { arn: `arn:aws:dynamodb:eu-west-1:123456789012:table/${inputs.name ?? name}`, name: inputs.name ?? name };
+            case "aws:iam/accessKey:AccessKey":
+                // The id of an access key is its access key id; the secret is what must never leak.
+                return { secret: this.secret(`mock-aws-secret-${digest(`access-key:${name}`, 32)}`), status: "Active" };
             default:
                 return { arn: `arn:aws:mock:${type}:${name}`, name: inputs.name ?? name };
         }
@@ -107,7 +112,9 @@ class Recorder implements pulumi.runtime.Mocks {
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, any> } {
         const state = { ...args.inputs, ...this.computed(args.type, args.name, args.inputs) };
         this.resources.push({ type: args.type, name: args.name, urn: "", custom: args.custom ?? true, inputs: args.inputs, state });
-        const id = args.type === "aws:ec2/instance:Instance" ? `i-${digest(args.name, 17)}` : `${args.name}-id`;
+        const id = args.type === "aws:ec2/instance:Instance" ? `i-${digest(args.name, 17)}`
+            // An access key id's shape (AKIA + 16), so the secret scans recognise one that leaks.
+            : args.type === "aws:iam/accessKey:AccessKey" ? `AKIA${digest(`access-key-id:${args.name}`, 16).toUpperCase()}` : `${args.name}-id`;
         return { id, state };
     }
 

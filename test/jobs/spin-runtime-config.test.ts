@@ -78,9 +78,11 @@ describe("spin runtime config", () => {
         const args = t.Config.args as string[];
         assert.deepEqual(args.slice(-2), ["--runtime-config-file", SPIN_RUNTIME_CONFIG_ARG]);
         const config = t.Templates!.find((x) => x.DestPath === SPIN_RUNTIME_CONFIG_FILE)!;
-        assert.deepEqual({ ...config, EmbeddedTmpl: "" }, { EmbeddedTmpl: "", DestPath: SPIN_RUNTIME_CONFIG_FILE, ChangeMode: "restart", Perms: "400", Uid: NOBODY_IDS.uid, Gid: NOBODY_IDS.gid });
+        assert.deepEqual({ ...config, EmbeddedTmpl: "" }, { EmbeddedTmpl: "", DestPath: SPIN_RUNTIME_CONFIG_FILE, ChangeMode: "noop", Perms: "400", Uid: NOBODY_IDS.uid, Gid: NOBODY_IDS.gid });
         const creds = t.Templates!.find((x) => x.DestPath === SPIN_AWS_CREDENTIALS_ENV_FILE)!;
         assert.equal(creds.Envvars, true);
+        // A new key rolls out as a new job version (SpinApp's digest), never as a restart of every instance at once.
+        assert.equal(creds.ChangeMode, "noop");
         assert.match(creds.EmbeddedTmpl, new RegExp(`AWS_ACCESS_KEY_ID=\\{\\{ \\.${AWS_KEY_ITEMS.accessKeyId}\\.Value \\| toJSON \\}\\}`));
         assert.match(creds.EmbeddedTmpl, new RegExp(`AWS_SECRET_ACCESS_KEY=\\{\\{ \\.${AWS_KEY_ITEMS.secretAccessKey}\\.Value \\| toJSON \\}\\}`));
         assert.equal(t.Env!.AWS_REGION, "eu-west-1");

@@ -6,13 +6,16 @@ import * as path from "path";
 import { LocalAppData } from "../../components/local/app-data";
 import { checkedAppStores } from "../../components/apps/stores";
 import { stateDirCommands } from "../../provisioning/local/commands";
-import { appDataCommands, appDataRoot, localStorePaths } from "../../provisioning/local/app-data";
+import { appDataCommands, appDataRoot, localStorePaths, SQLITE_SIDE_FILES, storeDataCommands } from "../../provisioning/local/app-data";
+import { shellcheckSources } from "../harness/validators";
 import { localLayout } from "../../provisioning/local/node";
 import { renderSpinRuntimeConfigTemplate } from "../../provisioning/jobs/spin-runtime-config";
 import { evaluateStack, ofType } from "../harness/mocks";
 import { runtimeConfigErrors } from "../harness/spin-runtime-config-schema";
 
 const sh = (cmd: string) => execSync(cmd, { shell: "/bin/bash", stdio: "pipe" });
+/** As @pulumi/command's local provider runs a command: `/bin/sh -c`. */
+const posix = (cmd: string) => execSync(cmd, { shell: "/bin/sh", stdio: "pipe" });
 
 describe("local app data", () => {
     let dir: string;
@@ -57,6 +60,47 @@ describe("local app data", () => {
         sh(appData.delete);
         assert.ok(!fs.existsSync(appDataRoot(layout.root)));
         assert.ok(fs.existsSync(layout.root), "the state directory itself (logs) stays");
+    });
+
+    it("deletes one store's files with its step (the opt-in), leaving the app's other stores, then empty directories (the step's commands, run)", () => {
+        const layout = localLayout(`${dir}/state`);
+        const root = appDataRoot(layout.root);
+        posix(appDataCommands(layout.root).create);
+        const stores = localStorePaths(root, "shop", { keyValue: ["cart", "default"], sqlite: ["orders"] });
+        const pathOf = (b: { type: string; path?: string }) => b.path!;
+        const [cart, kvDefault, orders] = [pathOf(stores.keyValue!.cart), pathOf(stores.keyValue!.default), pathOf(stores.sqlite!.orders)];
+        const steps = Object.fromEntries([cart, kvDefault, orders].map((p) => [p, storeDataCommands(root, p)]));
+        for (const p of [cart, kvDefault, orders]) {
+            posix(steps[p].create);
+            // Stand-in for Spin: the database and the side files an app in WAL mode leaves.
+            for (const suffix of ["", ...SQLITE_SIDE_FILES]) fs.writeFileSync(`${p}${suffix}`, "data");
+        }
+        const other = localStorePaths(root, "blog", { keyValue: ["cart"], sqlite: [] }).keyValue!.cart;
+        fs.mkdirSync(path.dirname(pathOf(other)), { recursive: true });
+        fs.writeFileSync(pathOf(other), "blog's");
+        posix(steps[cart].delete);
+        for (const suffix of ["", ...SQLITE_SIDE_FILES]) assert.ok(!fs.existsSync(`${cart}${suffix}`), `${cart}${suffix} removed`);
+        assert.equal(fs.readFileSync(kvDefault, "utf8"), "data", "another store of the same app stays");
+        assert.equal(fs.readFileSync(pathOf(other), "utf8"), "blog's", "another app's store of the same label stays");
+        posix(steps[cart].delete);
+        posix(steps[kvDefault].delete);
+        assert.ok(!fs.existsSync(path.dirname(kvDefault)), "the emptied key-value directory goes");
+        assert.ok(fs.existsSync(orders) && fs.existsSync(`${root}/shop`), "the app directory stays while a store is in it");
+        posix(steps[orders].delete);
+        assert.ok(!fs.existsSync(`${root}/shop`), "the app's last store removed: its directory goes");
+        assert.ok(fs.existsSync(pathOf(other)) && fs.statSync(root).isDirectory(), "the root and other apps stay");
+    });
+
+    it("builds store steps only for a store file under the root, quoted, shellcheck-clean as /bin/sh runs them", () => {
+        const root = "/home/u/.spin-cloud/local/app-data";
+        const c = storeDataCommands(`${root}/`, `${root}/shop/sqlite/default.db`);
+        assert.equal(c.create, `mkdir -p '${root}/shop/sqlite'`);
+        assert.ok(c.delete.startsWith(`rm -f -- '${root}/shop/sqlite/default.db' '${root}/shop/sqlite/default.db-journal'`), c.delete);
+        const sources = (["create", "delete"] as const).map((k) => ({ name: `store-${k}.sh`, content: `#!/bin/sh\n${c[k]}\n` }));
+        for (const [name, result] of shellcheckSources(sources, "sh")) assert.ok(result.ok, `${name}: ${result.output}`);
+        for (const bad of [`${root}/shop/default.db`, `${root}/../x/sqlite/a.db`, `/etc/shop/sqlite/a.db`, `${root}/shop/sqlite/a.txt`, `${root}/shop/sqlite/a b.db`, `${root}/shop/sqlite/`]) {
+            assert.throws(() => storeDataCommands(root, bad), /local app data: store path .* must be <root>\/<app>\/<kind>\/<label>\.db under/, bad);
+        }
     });
 
     it("registers one step with exactly those commands and no triggers, and backs an app's labels", async () => {

@@ -19,6 +19,8 @@ import { enablesRawExec } from "../../policy/lib/agent-config";
 import { ruleBranches } from "../../policy/lib/traefik-rule";
 import { userDataParts } from "../../policy/lib/user-data-parts";
 import { mimeMultipart } from "../fixtures/policy/registered";
+import { grantsDynamo, iamWildcardMatch, isDynamoAction, policyStatements, tableOfArn, UNKNOWN_STRING } from "../../policy/lib/iam-policy";
+import { UNKNOWN } from "../fixtures/policy/harness";
 
 describe("policy helpers", () => {
     it("classify source CIDRs", () => {
@@ -161,5 +163,23 @@ describe("policy helpers", () => {
         assert.ok(enablesRawExec({ plugin: { raw_exec: { config: { enabled: true } } } }));
         assert.ok(enablesRawExec({ client: { options: { "driver.raw_exec.enable": "1" } } }));
         assert.ok(!enablesRawExec({ plugin: [{ exec: [{ config: [{}] }] }, { raw_exec: [{ config: [{ enabled: false }] }] }] }));
+    });
+
+    it("read IAM documents as IAM does: string or list elements, wildcards, case, NotAction, table ARNs", () => {
+        const [one, two] = policyStatements(JSON.stringify({ Statement: [{ Effect: "Allow", Action: "DynamoDB:GetItem", Resource: "*" }, { Sid: "n", Effect: "Allow", NotAction: ["s3:*"], NotResource: "arn:x" }] }))!;
+        assert.deepEqual(one, { label: "#0", allow: true, actions: ["DynamoDB:GetItem"], notAction: false, resources: ["*"], notResource: false });
+        assert.deepEqual(two, { label: "n", allow: true, actions: ["s3:*"], notAction: true, resources: ["arn:x"], notResource: true });
+        assert.equal(policyStatements({ Statement: { Effect: "Deny", Action: "dynamodb:*", Resource: "*" } })!.filter(grantsDynamo).length, 0, "a single statement object; Deny grants nothing");
+        assert.equal(policyStatements("not json"), undefined);
+        for (const a of ["*", "dynamodb:*", "dynamodb:Get*", "dynamo*:PutItem", "DYNAMODB:scan", "dynamodb:?etItem"]) assert.ok(isDynamoAction(a), a);
+        for (const a of ["s3:*", "kms:Decrypt", "dynamodbx:GetItem", "sts:AssumeRole"]) assert.ok(!isDynamoAction(a), a);
+        assert.ok(grantsDynamo(two), "NotAction s3:* allows every DynamoDB action");
+        assert.ok(!grantsDynamo({ ...two, actions: ["dynamodb:*"] }));
+        assert.ok(iamWildcardMatch("arn:aws:dynamodb:*:*:table/a-?", "arn:aws:dynamodb:eu-west-1:1:table/a-b"));
+        assert.ok(!iamWildcardMatch("table/a.b", "table/aXb"), "a dot is literal");
+        assert.equal(tableOfArn("arn:aws:dynamodb:eu-west-1:123456789012:table/c-shop-kv-default"), "c-shop-kv-default");
+        assert.equal(tableOfArn("arn:aws-us-gov:dynamodb:us-gov-west-1:1:table/t/index/by-x"), "t");
+        assert.equal(tableOfArn("arn:aws:kms:eu-west-1:1:key/k"), undefined);
+        assert.equal(UNKNOWN_STRING, UNKNOWN, "the preview placeholder the harness (and @pulumi/policy) uses");
     });
 });
