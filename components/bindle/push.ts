@@ -7,10 +7,12 @@
  * - POST /_i/{id}@{sha} answers 409 when the parcel directory exists (`create_parcel`:
  *   ProviderError::Exists) or a `.part` file is being written (`PartFile::new`: WriteInProgress,
  *   also 409, src/server/reply.rs). An interrupted upload removes its `.part` file (`Drop for
- *   PartFile`) but leaves the empty directory, so every later upload of that sha is refused.
+ *   PartFile`) but leaves the empty directory, so every later upload of that sha is refused
+ *   until the bindle job's prestart repair (provisioning/jobs/bindle-repair.ts) removes it.
  * - An existing invoice is 409 on POST /_i, yanked or not; GET of a yanked invoice, of its parcels
  *   and of /_r/missing for it is 403 (`parcel_in_bindle` and `get_missing` use `get_invoice`).
  */
+import { BINDLE_REPAIR_COMMAND, BINDLE_REPAIR_TASK } from "../../provisioning/jobs/bindle-repair";
 import { BindleClient, BindleError, bindleError } from "./client";
 
 /** Rounds of upload-then-confirm before a push gives up on a parcel the server will not take. */
@@ -71,7 +73,9 @@ export async function pushBindle(client: BindleClient, serverUrl: string, id: st
             throw bindleError(`BindlePush ${id}: after ${rounds} rounds of upload and GET /_r/missing the server still lacks ${list}. ` +
                 `A 409 for a missing parcel means another upload of it is in progress, or an earlier one was interrupted: bindle-server then keeps ` +
                 `an empty directory parcels/<sha256>/ in its store (--directory) and refuses that parcel until the directory is removed. ` +
-                `Wait and run pulumi up again; if it persists, remove the empty parcels/<sha256>/ directories named above from the store and run pulumi up again`,
+                `Wait and run pulumi up again; if it persists, run \`${BINDLE_REPAIR_COMMAND}\` against the platform's Nomad: the job's ` +
+                `${BINDLE_REPAIR_TASK} task removes, before the server starts again, every parcel directory without parcel.dat ` +
+                `(here ${still.map((sha) => `parcels/${sha}/`).join(", ")}), complete parcels untouched; then run pulumi up again`,
                 409);
         }
         await pause((opts.confirmBackoffMs ?? 500) * 2 ** (round - 1));

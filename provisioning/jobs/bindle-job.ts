@@ -26,6 +26,7 @@ import { assertNever, Architecture } from "../types";
 import { BINDLE } from "../versions";
 import { minutes, NomadJob, NomadService, NomadTaskGroup, renderJobspec, seconds } from "./nomad-api";
 import { BINDLE_PORT_LABEL, BINDLE_USER, bindleTask, BindleRuntime, checkedBindleRuntime } from "./bindle-task";
+import { bindleRepairTask } from "./bindle-repair";
 import { clientConstraints } from "./placement";
 
 export {
@@ -154,7 +155,8 @@ export function bindleJob(input: BindleJobInput): NomadJob {
             Count: 1,
             ...placement(runtime),
             Services: [service()],
-            Tasks: [bindleTask(runtime, resources(input))],
+            // The repair prestart removes parcel directories an interrupted upload left (bindle-repair.ts).
+            Tasks: [bindleRepairTask(runtime), bindleTask(runtime, resources(input))],
             // A few quick restarts in place, then fail the allocation so it is rescheduled elsewhere.
             RestartPolicy: { Attempts: 2, Interval: minutes(5), Delay: seconds(15), Mode: "fail" },
             ReschedulePolicy: { Delay: seconds(30), DelayFunction: "exponential", MaxDelay: minutes(10), Unlimited: true },

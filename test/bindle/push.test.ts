@@ -20,7 +20,8 @@ describe("pushBindle: an upload counts only what GET /_r/missing confirms", () =
         const [broken] = [...files.keys()];
         server.emptyDirs.add(broken);
         // POST /_i counts the directory as present (201/202 without it): only the confirm sees the gap.
-        await rejects(push(), 409, `file-${broken.slice(0, 6)} (sha256 ${broken}`, "empty directory parcels/<sha256>/", "run pulumi up again");
+        await rejects(push(), 409, `file-${broken.slice(0, 6)} (sha256 ${broken}`, "empty directory parcels/<sha256>/",
+            "`nomad job restart -all-tasks -yes bindle`", `bindle-repair task removes`, `(here parcels/${broken}/)`, "run pulumi up again");
         assert.ok(server.count("GET", "/v1/_r/missing/") >= 2, "confirmed every round");
         server.emptyDirs.delete(broken); // the operator removed the directory
         assert.strictEqual((await push()).status, "exists");

@@ -139,7 +139,8 @@ describe("local target", () => {
                         assert.strictEqual((task as { Driver: string }).Driver, "raw_exec", `${name} runs under raw_exec`);
                     }
                 }
-                const command = (name: string) => jobs[name].TaskGroups[0].Tasks[0].Config.command;
+                // The main task of each job (the Bindle job's repair prestart runs /bin/sh first).
+                const command = (name: string) => jobs[name].TaskGroups[0].Tasks.find((t: { Lifecycle?: unknown }) => !t.Lifecycle).Config.command;
                 assert.strictEqual(command("spin-cloud-traefik"), binaries.traefik);
                 assert.strictEqual(command("spin-cloud-bindle"), binaries.bindleServer);
                 assert.strictEqual(command("hello"), binaries.spin);

@@ -22,6 +22,7 @@ import {
     containerPathOf,
     renderBindleJobspec,
 } from "../../provisioning/jobs/bindle-job";
+import { BINDLE_REPAIR_TASK } from "../../provisioning/jobs/bindle-repair";
 import { NomadJob, NomadTemplate, SECOND_NS } from "../../provisioning/jobs/nomad-api";
 import { BINDLE_HOST_VOLUME, BINDLE_PORT, CLIENT_NODE_CLASS, JOB_IDS, jobVariablePath, SERVICE_NAMES } from "../../provisioning/platform";
 import { Architecture } from "../../provisioning/types";
@@ -50,8 +51,9 @@ function flagsOf(args: readonly string[]): Map<string, string> {
 function parts(job: NomadJob) {
     assert.equal(job.TaskGroups.length, 1);
     const group = job.TaskGroups[0];
-    assert.equal(group.Tasks.length, 1);
-    const task = group.Tasks[0];
+    // The repair prestart (bindle-repair.ts, tested in test/jobs/bindle-repair.test.ts), then the server.
+    assert.deepEqual(group.Tasks.map((t) => t.Name), [BINDLE_REPAIR_TASK, "bindle"]);
+    const task = group.Tasks[1];
     return { group, task, config: task.Config as Record<string, any>, flags: flagsOf(task.Config.args as string[]) };
 }
 

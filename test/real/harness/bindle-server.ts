@@ -52,8 +52,17 @@ export interface StartOptions {
     readonly startDelayMs?: number;
 }
 
+/**
+ * A started server: `close` stops its proxy; `restart` stops the server process (as Nomad stops the
+ * task), calls `whileStopped` and starts it again on the same store, port and files.
+ */
+export interface StartedBindle extends RealBindle {
+    close(): Promise<void>;
+    restart(whileStopped?: () => void | Promise<void>): Promise<void>;
+}
+
 /** Starts one version; the caller's Processes stops it. */
-export async function startBindle(version: BindleVersion, processes: Processes, opts: StartOptions = {}): Promise<RealBindle & { close(): Promise<void> }> {
+export async function startBindle(version: BindleVersion, processes: Processes, opts: StartOptions = {}): Promise<StartedBindle> {
     const binary = onPath(bindleBinary(version));
     if (!binary) throw new Error(`${bindleBinary(version)} not on PATH`);
     const root = processes.keepDir(tempDir(`bindle-${version}`));
@@ -78,14 +87,26 @@ export async function startBindle(version: BindleVersion, processes: Processes, 
     const args = bindleServerArgs({ address: `${LOOPBACK}:${port}`, directory: store })
         .map((a) => a.replace("${NOMAD_SECRETS_DIR}", secretsDir).replace("${NOMAD_TASK_DIR}", path.join(taskDir, "local")));
     const env = { ...process.env, ...bindleTask({ driver: "raw_exec", bindleServerBinary: binary, port, dataDir: path.join(root, "data") }, { cpuMhz: 100, memoryMb: 128 }).Env };
-    const started = processes.start(`bindle-${version}`, binary, args, { cwd: taskDir, env });
-    await waitFor(`bindle-server ${version} /healthz`, async () => {
-        if (started.child.exitCode !== null) throw new Error(`exited ${started.child.exitCode}: ${started.log()}`);
-        return (await request(`http://${LOOPBACK}:${port}/healthz`)).status === 200 ? true : undefined;
-    }, 30_000);
+    const spawnServer = async (): Promise<Started> => {
+        const s = processes.start(`bindle-${version}`, binary, args, { cwd: taskDir, env });
+        await waitFor(`bindle-server ${version} /healthz`, async () => {
+            if (s.child.exitCode !== null) throw new Error(`exited ${s.child.exitCode}: ${s.log()}`);
+            return (await request(`http://${LOOPBACK}:${port}/healthz`)).status === 200 ? true : undefined;
+        }, 30_000);
+        return s;
+    };
+    let started = await spawnServer();
 
     const { url, seen, close } = await recordingProxy(port);
-    return { version, directUrl, url, store, username: BINDLE_PUSH_USER, password, creator, host, process: started, seen, close };
+    return {
+        version, directUrl, url, store, username: BINDLE_PUSH_USER, password, creator, host, seen, close,
+        get process() { return started; },
+        async restart(whileStopped) {
+            await processes.stop(started);
+            await whileStopped?.();
+            started = await spawnServer();
+        },
+    };
 }
 
 /** A loopback proxy that forwards every request to `port` and records `METHOD path`. */
