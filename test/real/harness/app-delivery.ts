@@ -4,7 +4,7 @@
  * its task, for the delivery tests (readiness gates promotion, a secret rotation rolls). Unlike
  * routing-stack.ts `runnableJob`, the instance is the task itself, on the group's dynamic port,
  * so the checks Nomad runs are the project's own. Every change to the rendered job is here:
- * - service Provider "consul" -> "nomad": no Consul here. Nomad runs the same `http` checks
+ * - service Provider "consul" -> "nomad": this harness starts no Consul agent. Nomad runs the same `http` checks
  *   itself (client/serviceregistration/checks/client.go `checkHTTP`: a status below 400 passes,
  *   where Consul passes 2xx only; the failing answer in these tests is 500, critical in both) and
  *   the update's `health_check = "checks"` waits on them (client/allochealth/tracker.go
@@ -22,8 +22,9 @@
 import { readFileSync } from "fs";
 import * as path from "path";
 import { spinAppJob, SpinAppJobInput, SpinAppNomadJob, SpinAppUpdate, SPIN_APP_PORT_LABEL } from "../../../provisioning/jobs/spin-app-job";
-import { NomadAgent, nomadApi } from "./nomad-dev";
-import { request } from "./runtime";
+import { buildHelloApp, startJco } from "./jco";
+import { NomadAgent, nomadApi, startNomadDev, stopNomadJobs, unmountUnder } from "./nomad-dev";
+import { freePort, missing, Processes, request, tempDir } from "./runtime";
 
 const STANDIN = path.join(__dirname, "spin-standin.ts");
 const TS_NODE = require.resolve("ts-node/register/transpile-only");
@@ -157,4 +158,44 @@ export async function explained<T>(n: NomadAgent, jobId: string, fn: () => Promi
         (e as Error).message += `\n${await diagnostics(n, jobId)}`;
         throw e;
     }
+}
+
+/** What a delivery suite runs against: a Nomad dev agent and jco serving the example component. */
+export interface DeliveryStack {
+    readonly nomad: () => NomadAgent;
+    /** The component's URL (the stand-in forwards app requests there). */
+    readonly component: () => string;
+    /** The suite's temp dir (Nomad's data dir is `<dir>/nomad-data`). */
+    readonly dir: () => string;
+}
+
+/**
+ * Registers the describe block's before/after hooks: start (when every binary is on PATH) and
+ * stop, request loops first, then the jobs, then the processes and any mount left under the dir.
+ */
+export function useDeliveryStack(prefix: string, binaries: readonly string[]): DeliveryStack {
+    let processes: Processes | undefined;
+    let nomad: NomadAgent | undefined;
+    let dir = "";
+    let component = "";
+    before(async function () {
+        this.timeout(300_000);
+        if (missing(binaries).length > 0) return;
+        buildHelloApp();
+        dir = tempDir(prefix);
+        processes = new Processes(dir);
+        processes.keepDir(dir);
+        nomad = await startNomadDev(processes, dir);
+        const port = await freePort();
+        await startJco(processes, port, `${dir}/jco`);
+        component = `http://127.0.0.1:${port}`;
+    });
+    after(async function () {
+        this.timeout(120_000);
+        await stopRequestLoops();
+        if (nomad) await stopNomadJobs(nomad, dir);
+        await processes?.stopAll();
+        if (dir) unmountUnder(dir);
+    });
+    return { nomad: () => nomad!, component: () => component, dir: () => dir };
 }

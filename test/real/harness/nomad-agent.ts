@@ -36,8 +36,9 @@ const ROOT = path.join(__dirname, "..", "..", "..");
  * ("client unexpected keys …"):
  * - `client.preferred_address_family`: added in Nomad 1.8.2 (PR #23389).
  * Kept as rendered: `consul.address`/`grpc_address` name the local Consul's ports, on which
- * nothing listens here (no Consul build, issue 10): Nomad starts without Consul and only logs
- * that it cannot sync services, which no test here needs.
+ * nothing listens here (this harness starts no Consul agent; Consul's own real tests are in
+ * test/real/consul): Nomad starts without Consul and only logs that it cannot sync services, which
+ * no test here needs.
  */
 export function forNomad163(rendered: string): string {
     const config = JSON.parse(rendered);

@@ -44,7 +44,7 @@ export function appInput(name: string, routing: SpinAppJobInput["routing"]): Spi
 
 /**
  * The project's job for `input`, run against a backend already listening on 127.0.0.1:`port`:
- * - service Provider "consul" -> "nomad": no Consul here; Traefik's Nomad provider reads Nomad's
+ * - service Provider "consul" -> "nomad": this harness starts no Consul agent; Traefik's Nomad provider reads Nomad's
  *   native service registrations (same tags);
  * - service Address 127.0.0.1 and PortLabel the backend's numeric port (Nomad
  *   client/serviceregistration/address.go `GetAddress`: a custom address takes a numeric port):

@@ -14,12 +14,12 @@ import { readinessFor } from "../../../components/apps/app-health";
 import { readSpinApp } from "../../../components/apps/manifest";
 import { SpinAppJobInput } from "../../../provisioning/jobs/spin-app-job";
 import {
-    allocOf, allocsOf, allocUrl, checksOf, DELIVERY_UPDATE, Deployment, deploymentsOf, explained, probe, register, requestLoop, standinJob, stopRequestLoops,
+    allocOf, allocsOf, allocUrl, checksOf, DELIVERY_UPDATE, Deployment, deploymentsOf, explained, probe, register, requestLoop, standinJob, useDeliveryStack,
 } from "../harness/app-delivery";
-import { buildHelloApp, HELLO_APP_DIR, HELLO_GREETING, startJco } from "../harness/jco";
-import { NomadAgent, NOMAD_BINARY, nomadApi, startNomadDev, stopNomadJobs, unmountUnder } from "../harness/nomad-dev";
+import { HELLO_APP_DIR, HELLO_GREETING } from "../harness/jco";
+import { NOMAD_BINARY, nomadApi } from "../harness/nomad-dev";
 import { appInput, deploy, runningAllocs } from "../harness/routing-stack";
-import { freePort, itWith, missing, Processes, tempDir, waitFor } from "../harness/runtime";
+import { itWith, waitFor } from "../harness/runtime";
 
 const BINARIES = [NOMAD_BINARY, "flock"];
 const NAME = "ready";
@@ -27,30 +27,7 @@ const JOB = `app-${NAME}`;
 
 describe("real nomad 1.6.3: the readiness check gates a canary's promotion", function () {
     this.timeout(600_000);
-    let processes: Processes | undefined;
-    let nomad: NomadAgent | undefined;
-    let dir = "";
-    let component = "";
-
-    before(async function () {
-        this.timeout(300_000);
-        if (missing(BINARIES).length > 0) return;
-        buildHelloApp();
-        dir = tempDir("app-readiness");
-        processes = new Processes(dir);
-        processes.keepDir(dir);
-        nomad = await startNomadDev(processes, dir);
-        const port = await freePort();
-        await startJco(processes, port, `${dir}/jco`);
-        component = `http://127.0.0.1:${port}`;
-    });
-    after(async function () {
-        this.timeout(120_000);
-        await stopRequestLoops();
-        if (nomad) await stopNomadJobs(nomad, dir);
-        await processes?.stopAll();
-        if (dir) unmountUnder(dir);
-    });
+    const stack = useDeliveryStack("app-readiness", BINARIES);
 
     /** Version `v` of the example app: its readiness path from its own spin.toml, as SpinApp derives it. */
     const input = (v: number): SpinAppJobInput => ({
@@ -61,12 +38,12 @@ describe("real nomad 1.6.3: the readiness check gates a canary's promotion", fun
     });
 
     itWith(BINARIES, "v2 failing its readiness path is never promoted and auto-reverts while v1 serves; v3 is promoted", async () => {
-        const n = nomad!;
+        const n = stack.nomad();
         assert.equal(input(1).readiness!.path, "/", "spin.toml's `/...` route gives the readiness path /");
 
         // v1: healthy, promoted as the first version.
         let t = Date.now();
-        const d1 = await explained(n, JOB, () => deploy(n, standinJob(input(1), component), 120_000));
+        const d1 = await explained(n, JOB, () => deploy(n, standinJob(input(1), stack.component()), 120_000));
         const v1Ms = Date.now() - t;
         const [a1] = await runningAllocs(n, JOB);
         const v1 = await allocUrl(n, a1.ID);
@@ -128,7 +105,7 @@ describe("real nomad 1.6.3: the readiness check gates a canary's promotion", fun
 
         // v3: healthy again, promoted by itself.
         t = Date.now();
-        const d3 = await deploy(n, standinJob(input(3), component), 180_000);
+        const d3 = await deploy(n, standinJob(input(3), stack.component()), 180_000);
         const v3Ms = Date.now() - t;
         const d3Full = (await deploymentsOf(n, JOB)).find((d: Deployment) => d.ID === d3.ID)!;
         assert.equal(d3Full.TaskGroups.app.DesiredCanaries, 1);

@@ -16,13 +16,13 @@ import { secretsDigest } from "../../../components/apps/app-health";
 import { renderSpinAppJobspec, spinAppJob, SpinAppJobInput, SPIN_APP_SECRETS_ENV_FILE, spinAppJobId } from "../../../provisioning/jobs/spin-app-job";
 import { jobVariablePath } from "../../../provisioning/platform";
 import {
-    Alloc, allocOf, allocUrl, DELIVERY_UPDATE, deploymentsOf, explained, probe, register, renderedSecrets, requestLoop, standinJob, stopRequestLoops,
+    Alloc, allocOf, allocUrl, DELIVERY_UPDATE, deploymentsOf, explained, probe, register, renderedSecrets, requestLoop, standinJob, useDeliveryStack,
 } from "../harness/app-delivery";
-import { buildHelloApp, HELLO_GREETING, startJco } from "../harness/jco";
-import { NomadAgent, NOMAD_BINARY, nomadApi, startNomadDev, stopNomadJobs, unmountUnder } from "../harness/nomad-dev";
+import { HELLO_GREETING } from "../harness/jco";
+import { NomadAgent, NOMAD_BINARY, nomadApi } from "../harness/nomad-dev";
 import { appInput, deploy, runningAllocs } from "../harness/routing-stack";
 import { variablesDigest } from "../harness/spin-standin";
-import { freePort, itWith, missing, Processes, sleep, tempDir, waitFor } from "../harness/runtime";
+import { itWith, sleep, waitFor } from "../harness/runtime";
 
 const BINARIES = [NOMAD_BINARY, "flock"];
 const NAME = "rotate";
@@ -39,30 +39,7 @@ function differences(a: unknown, b: unknown, at = ""): string[] {
 
 describe("real nomad 1.6.3: a secret rotation rolls through a deployment", function () {
     this.timeout(600_000);
-    let processes: Processes | undefined;
-    let nomad: NomadAgent | undefined;
-    let dir = "";
-    let component = "";
-
-    before(async function () {
-        this.timeout(300_000);
-        if (missing(BINARIES).length > 0) return;
-        buildHelloApp();
-        dir = tempDir("app-secrets");
-        processes = new Processes(dir);
-        processes.keepDir(dir);
-        nomad = await startNomadDev(processes, dir);
-        const port = await freePort();
-        await startJco(processes, port, `${dir}/jco`);
-        component = `http://127.0.0.1:${port}`;
-    });
-    after(async function () {
-        this.timeout(120_000);
-        await stopRequestLoops();
-        if (nomad) await stopNomadJobs(nomad, dir);
-        await processes?.stopAll();
-        if (dir) unmountUnder(dir);
-    });
+    const stack = useDeliveryStack("app-secrets", BINARIES);
 
     const input = (token: string): SpinAppJobInput => ({
         ...appInput(NAME, { kind: "pathPrefix", prefix: `/${NAME}` }),
@@ -72,24 +49,24 @@ describe("real nomad 1.6.3: a secret rotation rolls through a deployment", funct
     /** What SpinApp's jobSecrets writes: the job's Nomad Variable, item per secret. */
     const putSecret = (n: NomadAgent, token: string) =>
         nomadApi(n, "PUT", `/v1/var/${jobVariablePath(JOB)}`, { Namespace: "default", Path: jobVariablePath(JOB), Items: { token } });
-    const dataDir = () => path.join(dir, "nomad-data");
+    const dataDir = () => path.join(stack.dir(), "nomad-data");
 
     itWith(BINARIES, "secret A -> B: only the digest meta changes, a canary deployment replaces the instance, no value in any job", async () => {
-        const n = nomad!;
+        const n = stack.nomad();
         const A = `secret-A-${randomBytes(12).toString("hex")}`;
         const B = `secret-B-${randomBytes(12).toString("hex")}`;
         const runsWith = (token: string) => variablesDigest({ SPIN_VARIABLE_TOKEN: token });
 
         // The rendered jobs differ only in the digest, and hold neither value.
         assert.deepEqual(differences(spinAppJob(input(A)), spinAppJob(input(B))), [".Meta.spin_cloud_secrets"]);
-        for (const rendered of [renderSpinAppJobspec(input(A)), renderSpinAppJobspec(input(B)), JSON.stringify(standinJob(input(B), component))]) {
+        for (const rendered of [renderSpinAppJobspec(input(A)), renderSpinAppJobspec(input(B)), JSON.stringify(standinJob(input(B), stack.component()))]) {
             assert.ok(!rendered.includes(A) && !rendered.includes(B), "no secret value in the jobspec");
         }
 
         // Secret A: the Variable first (SpinApp's jobSecrets), then the job.
         await putSecret(n, A);
         let t = Date.now();
-        const d0 = await explained(n, JOB, () => deploy(n, standinJob(input(A), component), 120_000));
+        const d0 = await explained(n, JOB, () => deploy(n, standinJob(input(A), stack.component()), 120_000));
         const firstMs = Date.now() - t;
         const [a0] = await runningAllocs(n, JOB);
         const url0 = await allocUrl(n, a0.ID);
@@ -112,7 +89,7 @@ describe("real nomad 1.6.3: a secret rotation rolls through a deployment", funct
 
         // The job with B's digest: a new version whose only change is the meta, rolled by a deployment.
         t = Date.now();
-        const v1 = await register(n, standinJob(input(B), component));
+        const v1 = await register(n, standinJob(input(B), stack.component()));
         assert.equal(v1, d0.JobVersion + 1, "a new job version");
         const { Diffs } = await nomadApi<{ Diffs: { Type: string; Fields: { Name: string; Type: string }[] | null; Objects: unknown[] | null; TaskGroups: { Type: string }[] | null }[] }>(
             n, "GET", `/v1/job/${JOB}/versions?diffs=true`);

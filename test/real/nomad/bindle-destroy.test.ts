@@ -76,8 +76,8 @@ describe("real Nomad: the local Bindle job under raw_exec, then the local destro
         assert.doesNotMatch(JSON.stringify(job), new RegExp(password));
         // Harness change, only to place it here: its service registers in Consul, for which Nomad
         // adds the implied constraint `${attr.consul.version}` (nomad/job_endpoint_hooks.go
-        // `jobImpliedConstraints` in v1.6.3) that no node meets without a Consul agent (no Consul
-        // build, issue 10). Nomad's own service provider takes the same service and checks.
+        // `jobImpliedConstraints` in v1.6.3) that no node meets without a Consul agent (this harness
+        // starts none). Nomad's own service provider takes the same service and checks.
         for (const group of job.TaskGroups) for (const service of group.Services ?? []) (service as { Provider: string }).Provider = "nomad";
         const registered = await n.api("PUT", "/v1/jobs", { Job: job });
         assert.equal(registered.status, 200, registered.body);

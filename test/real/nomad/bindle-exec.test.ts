@@ -8,7 +8,7 @@
  * The tarball is built here from the bindle-server 0.9.1 on PATH, laid out as deislabs/bindle's
  * v0.9.1 release.yaml packs it, and served on 127.0.0.1. Harness changes to the rendered job, each
  * only to run it on this machine: the artifact URLs point at that server (same file names); the
- * service uses Nomad's provider (no Consul build); the static port is a free one; the task user is
+ * service uses Nomad's provider (the harness starts no Consul agent); the static port is a free one; the task user is
  * `nobody` with the templates owned by it (the `bindle` user with uid 8085 is created by install.sh
  * on the clients, not here). Needs root (exec's chroot and cgroups).
  */
@@ -52,14 +52,18 @@ function runnableHere(job: NomadJob, releaseUrl: string, sumsUrl: string, port: 
     const group = copy.TaskGroups[0];
     group.Networks![0].ReservedPorts![0].Value = port;
     for (const service of group.Services ?? []) (service as { Provider: string }).Provider = "nomad";
-    const task = group.Tasks[0];
-    task.User = "nobody";
-    for (const t of task.Templates ?? []) if (t.Uid !== undefined) { t.Uid = NOBODY.uid; t.Gid = NOBODY.gid; }
-    for (const a of task.Artifacts ?? []) {
-        const [source, query] = a.GetterSource.split("?");
-        assert.equal(query, `checksum=file:${BINDLE.sumsUrl}`, "the rendered job checks the tarball against the release's sums file");
-        a.GetterSource = `${releaseUrl}/${path.basename(source)}?checksum=file:${sumsUrl}`;
+    // Every task (the repair prestart and the server): no download may leave 127.0.0.1.
+    assert.deepEqual(group.Tasks.map((t) => t.Name), ["bindle-repair", "bindle"]);
+    for (const task of group.Tasks) {
+        if (task.User !== undefined) task.User = "nobody";
+        for (const t of task.Templates ?? []) if (t.Uid !== undefined) { t.Uid = NOBODY.uid; t.Gid = NOBODY.gid; }
+        for (const a of task.Artifacts ?? []) {
+            const [source, query] = a.GetterSource.split("?");
+            assert.equal(query, `checksum=file:${BINDLE.sumsUrl}`, "the rendered job checks the tarball against the release's sums file");
+            a.GetterSource = `${releaseUrl}/${path.basename(source)}?checksum=file:${sumsUrl}`;
+        }
     }
+    assert.doesNotMatch(JSON.stringify(copy), /https?:\/\/(?!127\.0\.0\.1)/, "every URL in the job is on 127.0.0.1");
     return copy;
 }
 
@@ -128,6 +132,7 @@ describe("real Nomad 1.6.3: the AWS Bindle job under exec, from the checksummed 
             const allocs = await nomadApi<{ ID: string }[]>(agent, "GET", `/v1/job/${job.ID}/allocations`);
             for (const a of allocs) {
                 const alloc = await nomadApi<{ TaskStates?: Record<string, { Events: { Type: string; DisplayMessage: string }[] }> }>(agent, "GET", `/v1/allocation/${a.ID}`);
+                // The server task downloads; the repair prestart before it has no artifact.
                 const event = alloc.TaskStates?.bindle?.Events.find((e) => e.Type === "Failed Artifact Download");
                 if (event) return event.DisplayMessage;
             }
@@ -144,7 +149,7 @@ describe("real Nomad 1.6.3: the AWS Bindle job under exec, from the checksummed 
         const { password, creator } = await variable(agent);
         const port = await freePort();
         const rendered = bindleJob({ datacenters: ["dc1"], architecture: "x86_64" });
-        assert.equal(rendered.TaskGroups[0].Tasks[0].Driver, "exec");
+        assert.deepEqual(rendered.TaskGroups[0].Tasks.map((t) => t.Driver), ["exec", "exec"]);
         const job = runnableHere(rendered, release!.url, `${release!.url}/${path.basename(BINDLE.sumsUrl)}`, port, "dc1");
         await nomadApi(agent, "PUT", "/v1/jobs", { Job: job });
         const base = `http://127.0.0.1:${port}`;

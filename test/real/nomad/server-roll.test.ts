@@ -4,7 +4,7 @@
  * the real `/v1/operator/autopilot/health` with the management token in its header, waits through
  * "no leader" and "ACLs not bootstrapped", opens when the server is a healthy voter, and fails
  * bounded for a server that is not in the Raft configuration or with a wrong token.
- * Consul is not installed here: the Consul half is covered by the stand-in in test/aws.
+ * The Consul half runs against a real Consul in test/real/consul/server-roll.test.ts (and a stand-in in test/aws).
  */
 import { strict as assert } from "assert";
 import { writeFileSync } from "fs";
@@ -62,7 +62,7 @@ describe("ServerRollGate against a real Nomad (TLS, ACLs)", function () {
         pki?.remove();
     });
 
-    /** Gate props for the real server: Nomad only (no Consul here). */
+    /** Gate props for the real server: Nomad only (the Consul half: test/real/consul/server-roll.test.ts). */
     const props = (over: Record<string, unknown> = {}) => ({
         serverName: "s-0", serverId: "i-new", serverIp: "127.0.0.1", instanceType: "t4g.medium", nomadAddress: address,
         caPem: pki.caPem, nomadToken: TOKEN, attempts: 120, delayMs: 250, requestTimeoutMs: 5000, ...over,
