@@ -39,7 +39,7 @@ export interface SpinAppArgs {
     pathPrefix?: string;
     /** Instances, spread over availability zones. Default 2. */
     instances?: number;
-    /** Per instance. Defaults: 100 MHz, 128 MB. */
+    /** Per instance. Defaults (SPIN_APP_DEFAULTS): 100 MHz, 512 MB, from the measured compile peak (README "Declaring apps"). */
     resources?: { cpuMhz?: number; memoryMb?: number };
     /** Environment of the Spin runtime process (not of the components). */
     environment?: Record<string, string>;
