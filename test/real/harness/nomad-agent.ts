@@ -36,9 +36,8 @@ const ROOT = path.join(__dirname, "..", "..", "..");
  * ("client unexpected keys …"):
  * - `client.preferred_address_family`: added in Nomad 1.8.2 (PR #23389).
  * Kept as rendered: `consul.address`/`grpc_address` name the local Consul's ports, on which
- * nothing listens here (this harness starts no Consul agent; Consul's own real tests are in
- * test/real/consul): Nomad starts without Consul and only logs that it cannot sync services, which
- * no test here needs.
+ * nothing listens unless `LocalNomad.up` is given a running LocalConsul (test/real/local): without
+ * it Nomad starts without Consul and only logs that it cannot sync services, which no test there needs.
  */
 export function forNomad163(rendered: string): string {
     const config = JSON.parse(rendered);
@@ -97,10 +96,24 @@ export function stillRunning(recorded: readonly ProcEntry[]): ProcEntry[] {
     });
 }
 
+/**
+ * A running LocalConsul (consul-agent.ts) whose node Nomad joins, as the local target runs both:
+ * one state directory and port set, Nomad's `consul.token` the `nomad-agent` policy's token.
+ */
+export interface SharedConsul {
+    readonly dir: string;
+    readonly node: LocalNode;
+    readonly policyTokens: { readonly "nomad-agent": string };
+}
+
 export class LocalNomad {
     readonly token = randomUUID();
     readonly address: string;
     readonly agent;
+    /** The Consul token in Nomad's secrets file. */
+    private consulToken: string = randomUUID();
+    /** With a SharedConsul its harness owns the temp dir and the state step. */
+    private shared = false;
     private constructor(readonly dir: string, readonly node: LocalNode) {
         this.address = `http://127.0.0.1:${node.ports.nomadHttp}`;
         this.agent = nomadAgentSpec(node.binaries.nomad, node.layout.nomad.configDir, node.layout.root, node.ports);
@@ -111,22 +124,33 @@ export class LocalNomad {
     private get files() { return [this.layout.nomad.configFile, this.layout.nomad.secretsFile]; }
     private get state() { return stateDirCommands(this.layout.root, [this.layout.consul.dataDir, this.layout.nomad.dataDir, this.layout.bindleData]); }
 
-    /** The local steps up to the ACL bootstrap, on free loopback ports in a temp dir. */
-    static async up(prefix: string, bindleServer = "/usr/local/bin/bindle-server-0.9.1"): Promise<LocalNomad> {
-        const dir = tempDir(prefix);
+    /**
+     * The local steps up to the ACL bootstrap, on free loopback ports in a temp dir; with `consul`
+     * (whose up steps ran, state included) on its node, with its `nomad-agent` token, as the
+     * local target wires them (components/local/local-agents.ts `nomad-secrets`).
+     */
+    static async up(prefix: string, bindleServer = "/usr/local/bin/bindle-server-0.9.1", consul?: SharedConsul): Promise<LocalNomad> {
         const bin = (name: string) => onPath(name) ?? `/usr/local/bin/${name}`;
-        const node: LocalNode = {
-            role: "local", architecture: process.arch === "arm64" ? "arm64" : "x86_64", clusterName: "spin-cloud-real",
-            nomadRegion: "global", datacenter: "local", nodeClass: CLIENT_NODE_CLASS, ports: await localTraefikPorts(),
-            layout: localLayout(path.join(dir, "state")),
-            binaries: { consul: bin("consul"), nomad: bin(NOMAD_BINARY), traefik: bin("traefik"), bindleServer, spin: bin("spin") },
-        };
-        const nomad = new LocalNomad(dir, node);
-        mustRun("state", nomad.state.create);
+        let nomad: LocalNomad;
+        if (consul) {
+            nomad = new LocalNomad(consul.dir, { ...consul.node, binaries: { ...consul.node.binaries, bindleServer } });
+            nomad.consulToken = consul.policyTokens["nomad-agent"];
+            nomad.shared = true;
+        } else {
+            const dir = tempDir(prefix);
+            nomad = new LocalNomad(dir, {
+                role: "local", architecture: process.arch === "arm64" ? "arm64" : "x86_64", clusterName: "spin-cloud-real",
+                nomadRegion: "global", datacenter: "local", nodeClass: CLIENT_NODE_CLASS, ports: await localTraefikPorts(),
+                layout: localLayout(path.join(dir, "state")),
+                binaries: { consul: bin("consul"), nomad: bin(NOMAD_BINARY), traefik: bin("traefik"), bindleServer, spin: bin("spin") },
+            });
+            mustRun("state", nomad.state.create);
+        }
+        const { node } = nomad;
         mustRun("file-nomad-config", writeFileCommand(nomad.layout.nomad.configFile, "0644"),
             { [FILE_CONTENT_ENV]: forNomad163(renderLocalNomadAgentConfig(node)) });
         mustRun("file-nomad-secrets", writeFileCommand(nomad.layout.nomad.secretsFile, "0600"),
-            { [FILE_CONTENT_ENV]: jsonFile(localNomadSecrets({ consulToken: randomUUID() })) });
+            { [FILE_CONTENT_ENV]: jsonFile(localNomadSecrets({ consulToken: nomad.consulToken })) });
         mustRun("nomad", agentStartCommand(nomad.agent));
         mustRun("nomad-acl", nomadAclCommand(node.binaries.nomad), nomad.env);
         await waitFor("the Nomad client node to be ready", async () => {
@@ -156,8 +180,11 @@ export class LocalNomad {
         return JSON.stringify(allocs.map((a) => [a.ClientStatus, Object.entries(a.TaskStates ?? {}).map(([t, st]) => [t, st.Events.map((e) => `${e.Type}: ${e.DisplayMessage}`)])]));
     }
 
-    /** The destroy steps, in the order `pulumi destroy` runs their deletes. */
-    destroy(unmountUnder?: (dir: string) => void): Record<"nomadJobs" | "nomad" | "files" | "state", StepResult> {
+    /**
+     * The destroy steps, in the order `pulumi destroy` runs their deletes. With a SharedConsul the
+     * state step is not run (no `state`): it comes after Consul's stop, in LocalConsul.destroy.
+     */
+    destroy(unmountUnder?: (dir: string) => void): Record<"nomadJobs" | "nomad" | "files", StepResult> & { state?: StepResult } {
         const nomadJobs = runStep(nomadStopJobsCommand(this.node.binaries.nomad), this.env);
         const nomad = runStep(agentStopCommand(this.agent));
         const files = runStep(removeFilesCommand(this.files));
@@ -165,10 +192,10 @@ export class LocalNomad {
         // and private/ (client/allocdir/fs_linux.go `createSecretDir`), which stay until the
         // client collects the alloc. The local target runs as the user, where Nomad mounts nothing.
         if (process.getuid?.() === 0) unmountUnder?.(this.layout.nomad.dataDir);
-        return { nomadJobs, nomad, files, state: runStep(this.state.delete) };
+        return { nomadJobs, nomad, files, ...(this.shared ? {} : { state: runStep(this.state.delete) }) };
     }
 
-    /** Backstop for after(): the agent's stop, then SIGKILL to anything left in its session. */
+    /** Backstop for after(): the agent's stop, then SIGKILL to anything left in its session (before LocalConsul.cleanup when shared). */
     cleanup(): void {
         let sid: number | undefined;
         try { sid = this.pid(); } catch { /* never started */ }
@@ -181,6 +208,6 @@ export class LocalNomad {
         }
         // As root, Nomad mounts tmpfs secrets/ and private/ in alloc dirs; a killed agent leaves them.
         if (process.getuid?.() === 0) unmountUnder(this.dir);
-        spawnSync("rm", ["-rf", this.dir]);
+        if (!this.shared) spawnSync("rm", ["-rf", this.dir]);
     }
 }
