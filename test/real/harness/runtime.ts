@@ -132,9 +132,13 @@ export class Processes {
 
     async stopAll(graceMs = 10_000): Promise<void> {
         await Promise.all(this.started.map((s) => this.stop(s, graceMs)));
-        // The logs go too, unless SPIN_CLOUD_KEEP_LOGS=1 (failures quote them in their messages).
-        const dirs = process.env.SPIN_CLOUD_KEEP_LOGS === "1" ? this.dirs : [...this.dirs, this.logDir];
+        // The logs go too, unless SPIN_CLOUD_KEEP_LOGS=1 (failures quote them in their messages);
+        // then a kept dir that holds the logs (suites log into their own temp dir) stays as well.
+        const keepLogs = process.env.SPIN_CLOUD_KEEP_LOGS === "1";
+        const holdsLogs = (dir: string) => this.logDir === dir || this.logDir.startsWith(`${dir.replace(/\/+$/, "")}/`);
+        const dirs = keepLogs ? this.dirs.filter((d) => !holdsLogs(d)) : [...this.dirs, this.logDir];
         for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+        if (keepLogs) process.stderr.write(`      logs kept in ${this.logDir}\n`);
         LIVE.delete(this);
     }
 }
