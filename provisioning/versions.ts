@@ -68,16 +68,20 @@ export const SPIN: SpinRelease = {
     },
 };
 
-/** The Spin tarball of a node's architecture. */
-export function spinArtifact(architecture: Architecture): SpinArtifact {
+/** The entry of a per-architecture table, refusing an architecture outside the type (from plain config). */
+function forArchitecture<T>(table: Readonly<Record<Architecture, T>>, architecture: Architecture): T {
     switch (architecture) {
         case "arm64":
-            return SPIN.artifacts.arm64;
         case "x86_64":
-            return SPIN.artifacts.x86_64;
+            return table[architecture];
         default:
             return assertNever(architecture, "architecture");
     }
+}
+
+/** The Spin tarball of a node's architecture. */
+export function spinArtifact(architecture: Architecture): SpinArtifact {
+    return forArchitecture(SPIN.artifacts, architecture);
 }
 
 /**
@@ -197,14 +201,7 @@ export const BINDLE: BindleRelease = {
 
 /** The Linux Bindle tarball of a node's architecture. */
 export function bindleArtifact(architecture: Architecture): BindleArtifact {
-    switch (architecture) {
-        case "arm64":
-            return BINDLE.artifacts.arm64;
-        case "x86_64":
-            return BINDLE.artifacts.x86_64;
-        default:
-            return assertNever(architecture, "architecture");
-    }
+    return forArchitecture(BINDLE.artifacts, architecture);
 }
 
 /**

@@ -3,7 +3,7 @@ import * as random from "@pulumi/random";
 import { BINDLE_VARIABLE_ITEMS, BindleRuntime, bindleApiUrl, bindleJob } from "../../provisioning/jobs/bindle-job";
 import { JOB_IDS } from "../../provisioning/platform";
 import { Architecture } from "../../provisioning/types";
-import { bindleKeyFromSeed, htpasswdLine, renderKeyring, renderSecretKeyFile } from "../bindle/keys";
+import { BindleKey, bindleKeyFromSeed, htpasswdLine, renderKeyring, renderSecretKeyFile } from "../bindle/keys";
 import { NomadAccess, jobSecrets, registerJob } from "./nomad-access";
 
 export interface BindleServerArgs {
@@ -18,6 +18,28 @@ export interface BindleServerArgs {
 
 /** The one user allowed to write (push) to Bindle; reads are anonymous (nodes fetch parcels). */
 export const BINDLE_PUSH_USER = "spin-cloud";
+
+/** The platform Bindle's keys: the server's `host` key and the `creator` key `pulumi up` signs invoices with. */
+export interface BindleKeys {
+    readonly host: BindleKey;
+    readonly creator: BindleKey;
+}
+
+export function bindleKeys(hostSeedBase64: string, creatorSeedBase64: string): BindleKeys {
+    return {
+        host: bindleKeyFromSeed("spin-cloud bindle host", ["host"], hostSeedBase64),
+        creator: bindleKeyFromSeed("spin-cloud pulumi", ["creator"], creatorSeedBase64),
+    };
+}
+
+/** The items of the Bindle job's Variable: the push user's htpasswd line, the host key, a keyring trusting both keys. */
+export function bindleVariableItems(pushPasswordBcrypt: string, keys: BindleKeys): Record<string, string> {
+    return {
+        [BINDLE_VARIABLE_ITEMS.htpasswd]: htpasswdLine(BINDLE_PUSH_USER, pushPasswordBcrypt),
+        [BINDLE_VARIABLE_ITEMS.signingKeys]: renderSecretKeyFile([keys.host]),
+        [BINDLE_VARIABLE_ITEMS.keyring]: renderKeyring([keys.host, keys.creator]),
+    };
+}
 
 /**
  * The Bindle server that holds the apps: a Nomad service job whose data lives on the EFS-backed
@@ -41,17 +63,11 @@ export class BindleServer extends pulumi.ComponentResource {
         const parent = { parent: this };
         const password = new random.RandomPassword(`${name}-push`, { length: 40, special: false }, parent);
         const seed = (role: string) => new random.RandomBytes(`${name}-${role}-key`, { length: 32 }, parent).base64;
-        const keys = pulumi.all([seed("host"), seed("creator")]).apply(([hostSeed, creatorSeed]) => ({
-            host: bindleKeyFromSeed("spin-cloud bindle host", ["host"], hostSeed),
-            creator: bindleKeyFromSeed("spin-cloud pulumi", ["creator"], creatorSeed),
-        }));
+        const keys = pulumi.all([seed("host"), seed("creator")]).apply(([hostSeed, creatorSeed]) => bindleKeys(hostSeed, creatorSeed));
         // Bindle accepts only `$2y$` bcrypt hashes; the random provider writes Go's `$2a$` (htpasswdLine).
-        const htpasswd = password.bcryptHash.apply((hash) => htpasswdLine(BINDLE_PUSH_USER, hash));
-        const secrets = jobSecrets(`${name}-secrets`, JOB_IDS.bindle, {
-            [BINDLE_VARIABLE_ITEMS.htpasswd]: htpasswd,
-            [BINDLE_VARIABLE_ITEMS.signingKeys]: keys.apply((k) => renderSecretKeyFile([k.host])),
-            [BINDLE_VARIABLE_ITEMS.keyring]: keys.apply((k) => renderKeyring([k.host, k.creator])),
-        }, args.nomad, this);
+        const items = pulumi.all([password.bcryptHash, keys]).apply(([hash, k]) => bindleVariableItems(hash, k));
+        const secrets = jobSecrets(`${name}-secrets`, JOB_IDS.bindle,
+            Object.fromEntries(Object.values(BINDLE_VARIABLE_ITEMS).map((item) => [item, items.apply((all) => all[item])])), args.nomad, this);
         const job = registerJob(name, bindleJob({ datacenters: [args.datacenter], architecture: args.architecture, runtime: args.runtime }), args.nomad, this, [secrets]);
 
         this.jobId = job.name;

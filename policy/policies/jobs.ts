@@ -189,18 +189,22 @@ export function publishedSumsFile(checksum: string | undefined): string | undefi
     return url !== undefined && PUBLISHED_SUMS_FILES.includes(url) ? url : undefined;
 }
 
+/** Every artifact of every task of `job`, with its task's name and its checksum (options or query). */
+function jobArtifacts(job: NomadJob): { task: string | undefined; source: string | undefined; checksum: string | undefined }[] {
+    return allTasks(job).flatMap((task) => (task.Artifacts ?? []).map((artifact) => ({
+        task: task.Name, source: artifact.GetterSource, checksum: artifactChecksum(artifact.GetterSource, artifact.GetterOptions),
+    })));
+}
+
 export const artifactsPinned: ResourceValidationPolicy = {
     name: "artifacts-pinned-by-checksum",
     description: "Every artifact a Nomad job downloads is checked: a literal checksum (GetterOptions.checksum), or a release's published sums file the project lists.",
     enforcementLevel: "mandatory",
     validateResource: validateJob((job, label, _args, report) => {
-        for (const task of allTasks(job)) {
-            for (const artifact of task.Artifacts ?? []) {
-                const checksum = artifactChecksum(artifact.GetterSource, artifact.GetterOptions);
-                if (!isPinnedChecksum(checksum) && publishedSumsFile(checksum) === undefined) {
-                    report(`${label} task '${task.Name}' downloads ${artifact.GetterSource} without a pinned checksum. ` +
-                        `Set GetterOptions: { checksum: "sha256:<64 hex digits>" } from the release's published checksums.`);
-                }
+        for (const { task, source, checksum } of jobArtifacts(job)) {
+            if (!isPinnedChecksum(checksum) && publishedSumsFile(checksum) === undefined) {
+                report(`${label} task '${task}' downloads ${source} without a pinned checksum. ` +
+                    `Set GetterOptions: { checksum: "sha256:<64 hex digits>" } from the release's published checksums.`);
             }
         }
     }),
@@ -211,13 +215,11 @@ export const artifactsPinnedByDigest: ResourceValidationPolicy = {
     description: "Every artifact carries its own digest, not only a line of the publisher's sums file (which the publisher can change with the file).",
     enforcementLevel: "advisory",
     validateResource: validateJob((job, label, _args, report) => {
-        for (const task of allTasks(job)) {
-            for (const artifact of task.Artifacts ?? []) {
-                const sums = publishedSumsFile(artifactChecksum(artifact.GetterSource, artifact.GetterOptions));
-                if (sums !== undefined) {
-                    report(`${label} task '${task.Name}' downloads ${artifact.GetterSource} checked only against ${sums}. ` +
-                        `Record the tarball's sha256 from that file in provisioning/versions.ts (docs/bindle.md "Pinning the tarballs").`);
-                }
+        for (const { task, source, checksum } of jobArtifacts(job)) {
+            const sums = publishedSumsFile(checksum);
+            if (sums !== undefined) {
+                report(`${label} task '${task}' downloads ${source} checked only against ${sums}. ` +
+                    `Record the tarball's sha256 from that file in provisioning/versions.ts (docs/bindle.md "Pinning the tarballs").`);
             }
         }
     }),

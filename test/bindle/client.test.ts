@@ -3,12 +3,9 @@
  * invoices and parcels, 4xx errors, basic auth, bounded retries, yanking, TLS with a given CA.
  */
 import * as assert from "assert";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import { execFileSync } from "child_process";
 import { bindleClient, errorMessageOf } from "../../components/bindle/client";
 import { bindleId, renderInvoice } from "../../components/bindle/invoice";
+import { makeLoopbackPki } from "../aws/loopback-pki";
 import { FakeBindle, fast, helloInvoice, rejects } from "../harness/fake-bindle";
 
 describe("Bindle client", () => {
@@ -103,24 +100,17 @@ describe("Bindle client", () => {
     });
 
     it("verifies the server certificate against the given CA", async function () {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bindle-tls-"));
-        const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-        const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-        ssl("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=test-ca");
-        ssl("req", ...ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1");
-        fs.writeFileSync(path.join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
-        ssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "srv.pem", "-days", "1", "-extfile", "ext.cnf");
-        const read = (f: string) => fs.readFileSync(path.join(dir, f), "utf8");
-        const tlsServer = await new FakeBindle().start({ key: read("srv.key"), cert: read("srv.pem") });
+        const pki = makeLoopbackPki("bindle-tls");
+        const tlsServer = await new FakeBindle().start({ key: pki.key, cert: pki.cert });
         try {
             const { toml } = helloInvoice();
             assert.ok(tlsServer.url.startsWith("https://"));
-            assert.strictEqual((await bindleClient(fast(tlsServer, { caPem: read("ca.pem") })).createInvoice(toml)).status, "accepted");
+            assert.strictEqual((await bindleClient(fast(tlsServer, { caPem: pki.caPem })).createInvoice(toml)).status, "accepted");
             await rejects(bindleClient(fast(tlsServer)).createInvoice(toml), undefined, "certificate");
             assert.strictEqual(tlsServer.count("POST", "/v1/_i"), 1);
         } finally {
             await tlsServer.stop();
-            fs.rmSync(dir, { recursive: true, force: true });
+            pki.remove();
         }
     });
 });

@@ -4,13 +4,10 @@
  * balancer in front of one Bindle node among several clients does.
  */
 import * as assert from "assert";
-import { execFileSync } from "child_process";
-import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
-import * as os from "os";
-import * as path from "path";
 import { checkedReadiness, DEFAULT_READINESS, healthProblem, healthUrl, waitUntilServing } from "../../components/bindle/ready";
+import { makeLoopbackPki } from "../aws/loopback-pki";
 import { FakeBindle } from "../harness/fake-bindle";
 
 type Answer = "ok" | "ok-json" | "refuse" | "503" | "other";
@@ -113,23 +110,16 @@ describe("Bindle readiness before a push", function () {
     });
 
     it("verifies TLS with the push's CA: without it, no check succeeds", async () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bindle-ready-tls-"));
-        const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-        const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-        ssl("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=test-ca");
-        ssl("req", ...ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1");
-        fs.writeFileSync(path.join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
-        ssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "srv.pem", "-days", "1", "-extfile", "ext.cnf");
-        const read = (f: string) => fs.readFileSync(path.join(dir, f), "utf8");
-        const fake = await scriptedHealth(["refuse"], "ok-json", { key: read("srv.key"), cert: read("srv.pem") });
+        const pki = makeLoopbackPki("bindle-ready-tls");
+        const fake = await scriptedHealth(["refuse"], "ok-json", { key: pki.key, cert: pki.cert });
         try {
             const e = await rejection(waitUntilServing({ serverUrl: fake.url }, { consecutive: 1, intervalMs: 10, timeoutMs: 200 }));
             assert.match(e.message, /last failure: .*certificate/);
-            const { checks } = await waitUntilServing({ serverUrl: fake.url, caPem: read("ca.pem") }, { consecutive: 2, intervalMs: 10, timeoutMs: 5_000 });
+            const { checks } = await waitUntilServing({ serverUrl: fake.url, caPem: pki.caPem }, { consecutive: 2, intervalMs: 10, timeoutMs: 5_000 });
             assert.strictEqual(checks, 1 + 2, "the refused check (the handshakes without the CA never reached the handler), then 2 in a row");
         } finally {
             await fake.stop();
-            fs.rmSync(dir, { recursive: true, force: true });
+            pki.remove();
         }
     });
 

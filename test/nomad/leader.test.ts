@@ -4,16 +4,15 @@
  * serializes it, run against that server.
  */
 import * as assert from "assert";
-import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as https from "https";
 import { AddressInfo } from "net";
-import * as os from "os";
 import * as path from "path";
 import {
     FetchLeader, LEADER_WAIT_DEFAULTS, LeaderResponse, NomadLeader, httpsFetchLeader, httpsFetchTokenSelf, readLeader, readTokenSelf, waitForLeader,
     waitForNomadReady,
 } from "../../components/nomad/leader";
+import { LoopbackPki, makeLoopbackPki } from "../aws/loopback-pki";
 import { evaluateStack, isSecretInput } from "../harness/mocks";
 import { spinCloudProgram } from "../../components/program";
 
@@ -85,36 +84,6 @@ describe("NomadLeader polling", () => {
     });
 });
 
-/** CA, server certificate for IP 127.0.0.1 signed by it, and a second CA; made by openssl. */
-interface Pki { dir: string; caPem: string; otherCaPem: string; serverCert: string; serverKey: string; selfSignedCert: string; selfSignedKey: string }
-
-function makePki(): Pki {
-    try {
-        execFileSync("openssl", ["version"], { stdio: "ignore" });
-    } catch {
-        throw new Error("these tests need openssl (Debian package openssl) to make test certificates");
-    }
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nomad-leader-"));
-    const file = (name: string) => path.join(dir, name);
-    const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-    const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    for (const ca of ["ca", "other-ca"]) {
-        openssl("req", "-x509", ...key, "-keyout", file(`${ca}.key`), "-out", file(`${ca}.pem`), "-days", "2", "-subj", `/CN=test ${ca}`,
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
-    }
-    fs.writeFileSync(file("server.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
-    openssl("req", ...key, "-keyout", file("server.key"), "-out", file("server.csr"), "-subj", "/CN=127.0.0.1");
-    openssl("x509", "-req", "-in", file("server.csr"), "-CA", file("ca.pem"), "-CAkey", file("ca.key"), "-set_serial", "2",
-        "-days", "2", "-extfile", file("server.ext"), "-out", file("server.pem"));
-    openssl("req", "-x509", ...key, "-keyout", file("self.key"), "-out", file("self.pem"), "-days", "2", "-subj", "/CN=127.0.0.1",
-        "-addext", "subjectAltName=IP:127.0.0.1");
-    const read = (name: string) => fs.readFileSync(file(name), "utf8");
-    return {
-        dir, caPem: read("ca.pem"), otherCaPem: read("other-ca.pem"), serverCert: read("server.pem"), serverKey: read("server.key"),
-        selfSignedCert: read("self.pem"), selfSignedKey: read("self.key"),
-    };
-}
-
 /** A stand-in Nomad server on 127.0.0.1 whose /v1/status/leader answers from a script. */
 async function leaderServer(cert: string, key: string, answers: LeaderResponse[], selfAnswers: LeaderResponse[] = []): Promise<{ address: string; requests: string[]; close: () => Promise<void> }> {
     const requests: string[] = [];
@@ -169,12 +138,12 @@ describe("NomadLeader ACL gate", () => {
 });
 
 describe("NomadLeader over HTTPS (server on 127.0.0.1)", () => {
-    let pki: Pki;
-    before(() => { pki = makePki(); });
-    after(() => fs.rmSync(pki.dir, { recursive: true, force: true }));
+    let pki: LoopbackPki;
+    before(() => { pki = makeLoopbackPki("nomad-leader"); });
+    after(() => pki.remove());
 
     it("waits through \"\" and an error status, then returns the leader, trusting the given CA", async () => {
-        const server = await leaderServer(pki.serverCert, pki.serverKey, [ok(""), { status: 500, body: "No cluster leader" }, ok("10.0.1.10:4647")]);
+        const server = await leaderServer(pki.cert, pki.key, [ok(""), { status: 500, body: "No cluster leader" }, ok("10.0.1.10:4647")]);
         try {
             const leader = await waitForLeader({ address: server.address, attempts: 5, delayMs: 10 },
                 (address) => httpsFetchLeader(address, pki.caPem, 5000));
@@ -186,7 +155,7 @@ describe("NomadLeader over HTTPS (server on 127.0.0.1)", () => {
     });
 
     it("sends the token only as X-Nomad-Token to /v1/acl/token/self and waits for the bootstrap", async () => {
-        const server = await leaderServer(pki.serverCert, pki.serverKey, [ok("10.0.1.10:4647")], [notBootstrapped, management]);
+        const server = await leaderServer(pki.cert, pki.key, [ok("10.0.1.10:4647")], [notBootstrapped, management]);
         try {
             const leader = await waitForNomadReady({ address: server.address, attempts: 5, delayMs: 10 },
                 (address) => httpsFetchLeader(address, pki.caPem, 5000), (address) => httpsFetchTokenSelf(address, pki.caPem, 5000, TOKEN));
@@ -199,7 +168,7 @@ describe("NomadLeader over HTTPS (server on 127.0.0.1)", () => {
     });
 
     it("refuses a server whose certificate is not from the given CA, at once", async () => {
-        const server = await leaderServer(pki.serverCert, pki.serverKey, [ok("10.0.1.10:4647")]);
+        const server = await leaderServer(pki.cert, pki.key, [ok("10.0.1.10:4647")]);
         try {
             await assert.rejects(waitForLeader({ address: server.address, attempts: 60, delayMs: 10_000 },
                 (address) => httpsFetchLeader(address, pki.otherCaPem, 5000)),
@@ -227,7 +196,7 @@ describe("NomadLeader over HTTPS (server on 127.0.0.1)", () => {
     });
 
     it("treats a closed port as not yet up and reports it after the last attempt", async () => {
-        const server = await leaderServer(pki.serverCert, pki.serverKey, [ok("")]);
+        const server = await leaderServer(pki.cert, pki.key, [ok("")]);
         const address = server.address;
         await server.close();
         await assert.rejects(waitForLeader({ address, attempts: 2, delayMs: 1 }, (a) => httpsFetchLeader(a, pki.caPem, 2000)),
@@ -256,7 +225,7 @@ describe("NomadLeader over HTTPS (server on 127.0.0.1)", () => {
         // eslint-disable-next-line @typescript-eslint/no-var-requires
         const provider = require(file).handler();
 
-        const server = await leaderServer(pki.serverCert, pki.serverKey, [ok(""), ok("10.0.3.10:4647")]);
+        const server = await leaderServer(pki.cert, pki.key, [ok(""), ok("10.0.3.10:4647")]);
         try {
             const props = { __provider: code, address: server.address, caPem: pki.caPem, attempts: 3, delayMs: 5, requestTimeoutMs: 5000, triggers: ["i-1"] };
             const created = await provider.create(props);
@@ -271,7 +240,7 @@ describe("NomadLeader over HTTPS (server on 127.0.0.1)", () => {
         } finally {
             await server.close();
         }
-        const gated = await leaderServer(pki.serverCert, pki.serverKey, [ok("10.0.3.10:4647")], [notBootstrapped, notBootstrapped, management]);
+        const gated = await leaderServer(pki.cert, pki.key, [ok("10.0.3.10:4647")], [notBootstrapped, notBootstrapped, management]);
         try {
             const props = { __provider: code, address: gated.address, caPem: pki.caPem, token: TOKEN, attempts: 2, delayMs: 5, requestTimeoutMs: 5000, triggers: [] };
             await assert.rejects(provider.create(props), (err: Error) => /no bootstrapped ACL system/.test(err.message) && !err.message.includes(TOKEN));

@@ -11,37 +11,19 @@
 import { strict as assert } from "assert";
 import { randomBytes } from "crypto";
 import { chmodSync, mkdirSync, writeFileSync } from "fs";
-import * as https from "https";
 import * as path from "path";
-import { ServerRollGate } from "../../../components/aws/server-roll";
 import { CONSUL_ACL_POLICIES, renderConsulPolicyRules } from "../../../provisioning/agents/consul-acl-policies";
 import { renderConsulAgentConfig } from "../../../provisioning/agents/consul-config";
 import { jsonFile } from "../../../provisioning/json-file";
 import { makeLoopbackPki, LoopbackPki } from "../../aws/loopback-pki";
 import { SAMPLE_CLUSTER, SAMPLE_SERVER } from "../../fixtures/nodes";
-import { evaluateStack } from "../../harness/mocks";
 import { awsConsulServerOnLoopback, CONSUL_BINARY, consulServerCertificate } from "../harness/consul-agent";
+import { httpsCall as call, rollGateProvider, writeNomadTlsServerConfig } from "../harness/server-roll";
 import { freePorts, itWith, missing, Processes, sleep, Started, tempDir, waitFor } from "../harness/runtime";
 
 const NOMAD = "nomad";
 const NOMAD_TOKEN = "4c2e8f4a-5d8b-4f0e-9a51-3b7f2d1c9e60";
 const CONSUL_TOKEN = "9d1b7e3a-2c4f-4a8e-b6d0-5f3e8a1c7b24";
-
-/** One HTTPS request trusting only the test CA; the token (if any) in `tokenHeader`. */
-function call(method: string, url: string, caPem: string, body?: unknown, token?: string, tokenHeader = "X-Consul-Token"): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-        const headers: Record<string, string> = { "content-type": "application/json", ...(token ? { [tokenHeader]: token } : {}) };
-        const req = https.request(url, { method, ca: caPem, agent: false, timeout: 5000, headers }, (res) => {
-            let text = "";
-            res.setEncoding("utf8");
-            res.on("data", (c: string) => { text += c; });
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
-        });
-        req.on("timeout", () => req.destroy(new Error("timeout")));
-        req.on("error", reject);
-        req.end(body === undefined ? undefined : JSON.stringify(body));
-    });
-}
 
 describe("ServerRollGate against a real Consul (AWS server config, TLS, ACLs) and Nomad", function () {
     this.timeout(180_000);
@@ -60,25 +42,12 @@ describe("ServerRollGate against a real Consul (AWS server config, TLS, ACLs) an
         dir = tempDir("consul-roll");
         processes = new Processes(dir);
         pki = makeLoopbackPki("consul-roll-real");
-        const run = await evaluateStack("unit", () => {
-            new ServerRollGate("gate", { serverName: "s", serverId: "i", serverIp: "127.0.0.1", instanceType: "t", nomadAddress: "https://x:4646",
-                consulAddress: "https://x:8501", caPem: "CA", nomadToken: NOMAD_TOKEN, consulToken: CONSUL_TOKEN });
-            return {};
-        });
-        const file = path.join(dir, "provider.js");
-        writeFileSync(file, run.resources.find((r) => r.name === "gate")!.inputs.__provider as string);
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
-        provider = require(file).handler();
+        provider = await rollGateProvider(dir, { nomadToken: NOMAD_TOKEN, consulToken: CONSUL_TOKEN });
 
         // A Nomad server as in test/real/nomad/server-roll.test.ts, healthy before any gate runs.
-        const [http, serf, rpc] = await freePorts(3);
-        writeFileSync(path.join(dir, "nomad.json"), JSON.stringify({
-            data_dir: path.join(dir, "nomad-data"), bind_addr: "127.0.0.1", advertise: { http: "127.0.0.1", rpc: "127.0.0.1", serf: "127.0.0.1" },
-            ports: { http, rpc, serf }, disable_update_check: true, server: { enabled: true, bootstrap_expect: 1 }, acl: { enabled: true },
-            tls: { http: true, rpc: true, ca_file: pki.caFile, cert_file: pki.certFile, key_file: pki.keyFile, verify_server_hostname: false, verify_https_client: false },
-        }));
-        nomadAddress = `https://127.0.0.1:${http}`;
-        const nomad = processes.start("nomad", NOMAD, ["agent", `-config=${path.join(dir, "nomad.json")}`], { cwd: dir });
+        const server = await writeNomadTlsServerConfig(dir, pki, "nomad-data");
+        nomadAddress = server.address;
+        const nomad = processes.start("nomad", NOMAD, ["agent", `-config=${server.file}`], { cwd: dir });
         await waitFor("Nomad's ACL bootstrap", async () => {
             if (nomad.child.exitCode !== null) throw new Error(`nomad exited:\n${nomad.log().slice(-3000)}`);
             const r = await call("POST", `${nomadAddress}/v1/acl/bootstrap`, pki!.caPem, { BootstrapSecret: NOMAD_TOKEN }).catch(() => undefined);

@@ -11,9 +11,9 @@ import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
 import { hashSync } from "bcryptjs";
-import { BindleKey, bindleKeyFromSeed, htpasswdLine, renderKeyring, renderSecretKeyFile } from "../../../components/bindle/keys";
-import { BINDLE_PUSH_USER } from "../../../components/platform/bindle-server";
-import { BINDLE_TEMPLATE_PATHS, bindleServerArgs, bindleTask } from "../../../provisioning/jobs/bindle-task";
+import { BindleKey } from "../../../components/bindle/keys";
+import { BINDLE_PUSH_USER, bindleKeys, bindleVariableItems } from "../../../components/platform/bindle-server";
+import { BINDLE_TEMPLATE_PATHS, BINDLE_VARIABLE_ITEMS, bindleServerArgs, bindleTask } from "../../../provisioning/jobs/bindle-task";
 import { LOOPBACK } from "../../../provisioning/loopback";
 import { freePort, onPath, Processes, request, Started, tempDir, waitFor } from "./runtime";
 
@@ -39,6 +39,13 @@ export interface RealBindle {
 }
 
 const seed = () => crypto.randomBytes(32).toString("base64");
+
+/** Fresh secrets of the Bindle job's Variable, built as BindleServer builds them (keys, htpasswd, keyring). */
+export function bindleJobSecrets(): { items: Record<string, string>; password: string; host: BindleKey; creator: BindleKey } {
+    const password = crypto.randomBytes(18).toString("base64url");
+    const keys = bindleKeys(seed(), seed());
+    return { items: bindleVariableItems(hashSync(password, 5), keys), password, ...keys };
+}
 
 /** What is known before the process starts (its files are written, its port chosen). */
 export type PreparedBindle = Pick<RealBindle, "version" | "directUrl" | "store" | "username" | "password" | "creator" | "host">;
@@ -71,13 +78,11 @@ export async function startBindle(version: BindleVersion, processes: Processes, 
     fs.mkdirSync(secretsDir, { recursive: true });
     fs.mkdirSync(path.join(taskDir, "local"), { recursive: true });
 
-    const password = crypto.randomBytes(18).toString("base64url");
-    const host = bindleKeyFromSeed("spin-cloud bindle host", ["host"], seed());
-    const creator = bindleKeyFromSeed("spin-cloud pulumi", ["creator"], seed());
     // What BindleServer writes into the Nomad Variable, rendered by the job's templates.
-    fs.writeFileSync(path.join(taskDir, BINDLE_TEMPLATE_PATHS.htpasswd), htpasswdLine(BINDLE_PUSH_USER, hashSync(password, 5)), { mode: 0o400 });
-    fs.writeFileSync(path.join(taskDir, BINDLE_TEMPLATE_PATHS.signingKeys), renderSecretKeyFile([host]), { mode: 0o400 });
-    fs.writeFileSync(path.join(taskDir, BINDLE_TEMPLATE_PATHS.keyring), renderKeyring([host, creator]));
+    const { items, password, host, creator } = bindleJobSecrets();
+    fs.writeFileSync(path.join(taskDir, BINDLE_TEMPLATE_PATHS.htpasswd), items[BINDLE_VARIABLE_ITEMS.htpasswd], { mode: 0o400 });
+    fs.writeFileSync(path.join(taskDir, BINDLE_TEMPLATE_PATHS.signingKeys), items[BINDLE_VARIABLE_ITEMS.signingKeys], { mode: 0o400 });
+    fs.writeFileSync(path.join(taskDir, BINDLE_TEMPLATE_PATHS.keyring), items[BINDLE_VARIABLE_ITEMS.keyring]);
 
     const port = opts.port ?? await freePort();
     const store = path.join(root, "data", "bindles");

@@ -22,15 +22,22 @@ export interface NomadDevOptions {
     readonly hostVolumes?: Readonly<Record<string, string>>;
 }
 
+/** What every harness Nomad agent shares: its data dir, all addresses and the three ports on 127.0.0.1, no update check. */
+export function loopbackNomadBase(dataDir: string, ports: { readonly http: number; readonly rpc: number; readonly serf: number }) {
+    return {
+        data_dir: dataDir,
+        bind_addr: "127.0.0.1",
+        advertise: { http: "127.0.0.1", rpc: "127.0.0.1", serf: "127.0.0.1" },
+        ports: { http: ports.http, rpc: ports.rpc, serf: ports.serf },
+        disable_update_check: true,
+    };
+}
+
 export async function startNomadDev(processes: Processes, dir: string, options: NomadDevOptions = {}): Promise<NomadAgent> {
     const [http, rpc, serf] = await freePorts(3);
     const volumes = Object.entries(options.hostVolumes ?? {});
     const config = {
-        data_dir: path.join(dir, "nomad-data"),
-        bind_addr: "127.0.0.1",
-        advertise: { http: "127.0.0.1", rpc: "127.0.0.1", serf: "127.0.0.1" },
-        ports: { http, rpc, serf },
-        disable_update_check: true,
+        ...loopbackNomadBase(path.join(dir, "nomad-data"), { http, rpc, serf }),
         log_level: "INFO",
         server: { enabled: true, bootstrap_expect: 1 },
         client: {

@@ -11,15 +11,13 @@
  * port; then the local destroy steps leave nothing running.
  */
 import { strict as assert } from "assert";
-import bcrypt from "bcryptjs";
 import { randomBytes } from "crypto";
 import { createSocket } from "dgram";
 import { existsSync, readFileSync } from "fs";
-import { bindleKeyFromSeed, htpasswdLine, renderKeyring, renderSecretKeyFile } from "../../../components/bindle/keys";
-import { BINDLE_PUSH_USER } from "../../../components/platform/bindle-server";
 import { CONSUL_ACL_POLICIES } from "../../../provisioning/agents/consul-acl-policies";
-import { BINDLE_VARIABLE_ITEMS, bindleJob } from "../../../provisioning/jobs/bindle-job";
+import { bindleJob } from "../../../provisioning/jobs/bindle-job";
 import { JOB_IDS, jobVariablePath, SERVICE_NAMES } from "../../../provisioning/platform";
+import { bindleJobSecrets } from "../harness/bindle-server";
 import { CONSUL_BINARY, LocalConsul } from "../harness/consul-agent";
 import { descendantsOf, LocalNomad, NOMAD_BINARY, ProcEntry, stillRunning } from "../harness/nomad-agent";
 import { unmountUnder } from "../harness/nomad-dev";
@@ -133,14 +131,7 @@ describe("real Consul + Nomad: the local target's agents together, the Bindle jo
 
     itWith(BINARIES, "registers the rendered Bindle job (Provider consul): service and passing bindle-healthz in Consul, by Nomad, hidden from anonymous reads", async () => {
         const c = consul!, n = nomad!;
-        const host = bindleKeyFromSeed("spin-cloud bindle host", ["host"], randomBytes(32).toString("base64"));
-        const creator = bindleKeyFromSeed("spin-cloud pulumi", ["creator"], randomBytes(32).toString("base64"));
-        const password = randomBytes(20).toString("hex");
-        const items = {
-            [BINDLE_VARIABLE_ITEMS.htpasswd]: htpasswdLine(BINDLE_PUSH_USER, bcrypt.hashSync(password, 10)),
-            [BINDLE_VARIABLE_ITEMS.signingKeys]: renderSecretKeyFile([host]),
-            [BINDLE_VARIABLE_ITEMS.keyring]: renderKeyring([host, creator]),
-        };
+        const { items, password } = bindleJobSecrets();
         const varPath = jobVariablePath(JOB_IDS.bindle);
         const variable = await n.api("PUT", `/v1/var/${varPath}`, { Path: varPath, Items: items });
         assert.equal(variable.status, 200, variable.body);

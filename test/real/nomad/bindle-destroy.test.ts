@@ -5,17 +5,15 @@
  * executors and tasks had, read from /proc.
  */
 import { strict as assert } from "assert";
-import bcrypt from "bcryptjs";
-import { randomBytes } from "crypto";
 import { spawnSync } from "child_process";
 import { existsSync, readFileSync } from "fs";
-import { bindleKeyFromSeed, htpasswdLine, renderKeyring, renderSecretKeyFile } from "../../../components/bindle/keys";
 import { BINDLE_PUSH_USER } from "../../../components/platform/bindle-server";
-import { BINDLE_VARIABLE_ITEMS, bindleJob } from "../../../provisioning/jobs/bindle-job";
+import { bindleJob } from "../../../provisioning/jobs/bindle-job";
 import { agentStopCommand } from "../../../provisioning/local/commands";
 import { JOB_IDS, jobVariablePath } from "../../../provisioning/platform";
 import { descendantsOf, LocalNomad, NOMAD_BINARY, ProcEntry, runStep, stillRunning } from "../harness/nomad-agent";
 import { itWith, request, waitFor } from "../harness/runtime";
+import { bindleJobSecrets } from "../harness/bindle-server";
 
 const BINDLE_BINARY = "bindle-server-0.9.1";
 const linuxOnly = function (this: Mocha.Context) { if (process.platform !== "linux") this.skip(); };
@@ -58,14 +56,7 @@ describe("real Nomad: the local Bindle job under raw_exec, then the local destro
     itWith([NOMAD_BINARY, BINDLE_BINARY], "runs bindle-server 0.9.1 with htpasswd, signing keys and keyring from the job's Nomad Variable", async () => {
         const n = nomad!;
         // As components/platform/bindle-server.ts builds the Variable's items.
-        const host = bindleKeyFromSeed("spin-cloud bindle host", ["host"], randomBytes(32).toString("base64"));
-        const creator = bindleKeyFromSeed("spin-cloud pulumi", ["creator"], randomBytes(32).toString("base64"));
-        const password = randomBytes(20).toString("hex");
-        const items = {
-            [BINDLE_VARIABLE_ITEMS.htpasswd]: htpasswdLine(BINDLE_PUSH_USER, bcrypt.hashSync(password, 10)),
-            [BINDLE_VARIABLE_ITEMS.signingKeys]: renderSecretKeyFile([host]),
-            [BINDLE_VARIABLE_ITEMS.keyring]: renderKeyring([host, creator]),
-        };
+        const { items, password } = bindleJobSecrets();
         const path = jobVariablePath(JOB_IDS.bindle);
         const variable = await n.api("PUT", `/v1/var/${path}`, { Path: path, Items: items });
         assert.equal(variable.status, 200, variable.body);

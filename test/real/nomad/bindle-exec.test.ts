@@ -13,21 +13,20 @@
  * on the clients, not here). Needs root (exec's chroot and cgroups).
  */
 import { strict as assert } from "assert";
-import bcrypt from "bcryptjs";
 import { spawnSync } from "child_process";
-import { createHash, randomBytes } from "crypto";
+import { createHash } from "crypto";
 import { chownSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { createServer, Server } from "http";
 import * as path from "path";
-import { bindleKeyFromSeed, htpasswdLine, renderKeyring, renderSecretKeyFile } from "../../../components/bindle/keys";
 import { parseInvoice, renderInvoice, signInvoice } from "../../../components/bindle/invoice";
 import { BINDLE_PUSH_USER } from "../../../components/platform/bindle-server";
-import { BINDLE_HTTP_PATHS, BINDLE_VARIABLE_ITEMS, bindleJob } from "../../../provisioning/jobs/bindle-job";
+import { BINDLE_HTTP_PATHS, bindleJob } from "../../../provisioning/jobs/bindle-job";
 import { NomadJob } from "../../../provisioning/jobs/nomad-api";
 import { BINDLE_HOST_VOLUME, JOB_IDS, jobVariablePath } from "../../../provisioning/platform";
 import { BINDLE } from "../../../provisioning/versions";
 import { NOMAD_BINARY, nomadApi, NomadAgent, startNomadDev, stopNomadJobs } from "../harness/nomad-dev";
 import { freePort, itWith, onPath, Processes, request, tempDir, waitFor } from "../harness/runtime";
+import { bindleJobSecrets } from "../harness/bindle-server";
 
 const BINDLE_BINARY = "bindle-server-0.9.1";
 const NOBODY = { uid: 65534, gid: 65534 };
@@ -110,15 +109,9 @@ describe("real Nomad 1.6.3: the AWS Bindle job under exec, from the checksummed 
     });
 
     const variable = async (agent: NomadAgent) => {
-        const host = bindleKeyFromSeed("spin-cloud bindle host", ["host"], randomBytes(32).toString("base64"));
-        const creator = bindleKeyFromSeed("spin-cloud pulumi", ["creator"], randomBytes(32).toString("base64"));
-        const password = randomBytes(20).toString("hex");
+        const { items, password, creator } = bindleJobSecrets();
         const p = jobVariablePath(JOB_IDS.bindle);
-        await nomadApi(agent, "PUT", `/v1/var/${p}`, { Path: p, Items: {
-            [BINDLE_VARIABLE_ITEMS.htpasswd]: htpasswdLine(BINDLE_PUSH_USER, bcrypt.hashSync(password, 10)),
-            [BINDLE_VARIABLE_ITEMS.signingKeys]: renderSecretKeyFile([host]),
-            [BINDLE_VARIABLE_ITEMS.keyring]: renderKeyring([host, creator]),
-        } });
+        await nomadApi(agent, "PUT", `/v1/var/${p}`, { Path: p, Items: items });
         return { password, creator };
     };
 

@@ -10,20 +10,17 @@
  * not render it yet (once it does, the job runs as rendered).
  */
 import { strict as assert } from "assert";
-import bcrypt from "bcryptjs";
 import { spawnSync } from "child_process";
-import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { bindlePushProvider as provider } from "../../../components/apps/bindle-push";
 import { parseInvoice, renderInvoice, signInvoice } from "../../../components/bindle/invoice";
-import { bindleKeyFromSeed, htpasswdLine, renderKeyring, renderSecretKeyFile } from "../../../components/bindle/keys";
 import { BINDLE_PUSH_USER } from "../../../components/platform/bindle-server";
-import { BINDLE_VARIABLE_ITEMS, bindleJob, BindleRuntime } from "../../../provisioning/jobs/bindle-job";
-import { BINDLE_REPAIR_COMMAND, BINDLE_REPAIR_TASK, bindleRepairTask } from "../../../provisioning/jobs/bindle-repair";
+import { bindleJob, BindleRuntime } from "../../../provisioning/jobs/bindle-job";
+import { BINDLE_REPAIR_COMMAND, BINDLE_REPAIR_TASK } from "../../../provisioning/jobs/bindle-repair";
 import { JOB_IDS, jobVariablePath } from "../../../provisioning/platform";
 import { appCopy, inputsFor, sha256 } from "../bindle/app";
-import { interruptedUpload } from "../harness/bindle-server";
+import { bindleJobSecrets, interruptedUpload } from "../harness/bindle-server";
 import { NomadAgent, NOMAD_BINARY, nomadApi, startNomadDev, stopNomadJobs, unmountUnder } from "../harness/nomad-dev";
 import { freePort, itWith, missing, onPath, Processes, request, sleep, tempDir, waitFor } from "../harness/runtime";
 
@@ -61,21 +58,13 @@ describe("real nomad 1.6.3 + bindle-server 0.9.1: the bindle job's prestart repa
         const port = await freePort();
         const runtime: BindleRuntime = { driver: "raw_exec", bindleServerBinary: onPath(BINDLE_BINARY)!, port, dataDir: path.join(dir, "bindle-data") };
         fs.mkdirSync(runtime.dataDir);
-        const host = bindleKeyFromSeed("spin-cloud bindle host", ["host"], randomBytes(32).toString("base64"));
-        const creator = bindleKeyFromSeed("spin-cloud pulumi", ["creator"], randomBytes(32).toString("base64"));
-        const password = randomBytes(18).toString("hex");
-        await nomadApi(n, "PUT", `/v1/var/${jobVariablePath(JOB_IDS.bindle)}`, { Path: jobVariablePath(JOB_IDS.bindle), Items: {
-            [BINDLE_VARIABLE_ITEMS.htpasswd]: htpasswdLine(BINDLE_PUSH_USER, bcrypt.hashSync(password, 5)),
-            [BINDLE_VARIABLE_ITEMS.signingKeys]: renderSecretKeyFile([host]),
-            [BINDLE_VARIABLE_ITEMS.keyring]: renderKeyring([host, creator]),
-        } });
+        const { items, password, creator } = bindleJobSecrets();
+        await nomadApi(n, "PUT", `/v1/var/${jobVariablePath(JOB_IDS.bindle)}`, { Path: jobVariablePath(JOB_IDS.bindle), Items: items });
         const rendered = bindleJob({ datacenters: ["dc1"], architecture: process.arch === "arm64" ? "arm64" : "x86_64", runtime });
         const [group] = rendered.TaskGroups;
         const job = { ...rendered, TaskGroups: [{
             ...group,
             Services: group.Services!.map((s) => ({ ...s, Provider: "nomad" as const })),
-            // Until bindle-job.ts wires it: the repair first, as bindleRepairTask renders it.
-            Tasks: group.Tasks.some((t) => t.Name === BINDLE_REPAIR_TASK) ? group.Tasks : [bindleRepairTask(runtime), ...group.Tasks],
         }] };
         await nomadApi(n, "PUT", "/v1/jobs", { Job: job });
         const base = `http://127.0.0.1:${port}`;

@@ -7,30 +7,12 @@
  * The Consul half runs against a real Consul in test/real/consul/server-roll.test.ts (and a stand-in in test/aws).
  */
 import { strict as assert } from "assert";
-import { writeFileSync } from "fs";
-import * as https from "https";
-import * as path from "path";
-import { ServerRollGate } from "../../../components/aws/server-roll";
 import { makeLoopbackPki, LoopbackPki } from "../../aws/loopback-pki";
-import { evaluateStack } from "../../harness/mocks";
-import { freePorts, itWith, Processes, Started, tempDir } from "../harness/runtime";
+import { httpsCall, rollGateProvider, writeNomadTlsServerConfig } from "../harness/server-roll";
+import { itWith, Processes, Started, tempDir } from "../harness/runtime";
 
 const NOMAD = "nomad";
 const TOKEN = "4c2e8f4a-5d8b-4f0e-9a51-3b7f2d1c9e60";
-
-function post(url: string, caPem: string, body: unknown): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-        const req = https.request(url, { method: "POST", ca: caPem, agent: false, timeout: 5000, headers: { "content-type": "application/json" } }, (res) => {
-            let text = "";
-            res.setEncoding("utf8");
-            res.on("data", (c: string) => { text += c; });
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
-        });
-        req.on("timeout", () => req.destroy(new Error("timeout")));
-        req.on("error", reject);
-        req.end(JSON.stringify(body));
-    });
-}
 
 describe("ServerRollGate against a real Nomad (TLS, ACLs)", function () {
     this.timeout(120_000);
@@ -46,15 +28,7 @@ describe("ServerRollGate against a real Nomad (TLS, ACLs)", function () {
         dir = tempDir("server-roll");
         processes = new Processes(dir);
         pki = makeLoopbackPki("server-roll-real");
-        const run = await evaluateStack("unit", () => {
-            new ServerRollGate("gate", { serverName: "s", serverId: "i", serverIp: "127.0.0.1", instanceType: "t", nomadAddress: "https://x:4646",
-                consulAddress: "https://x:8501", caPem: "CA", nomadToken: TOKEN, consulToken: TOKEN });
-            return {};
-        });
-        const file = path.join(dir, "provider.js");
-        writeFileSync(file, run.resources.find((r) => r.name === "gate")!.inputs.__provider as string);
-        // eslint-disable-next-line @typescript-eslint/no-var-requires
-        provider = require(file).handler();
+        provider = await rollGateProvider(dir, { nomadToken: TOKEN, consulToken: TOKEN });
     });
 
     after(async () => {
@@ -69,27 +43,16 @@ describe("ServerRollGate against a real Nomad (TLS, ACLs)", function () {
     });
 
     itWith([NOMAD], "waits through the election and the ACL bootstrap, then opens for the server", async () => {
-        const [http, serf, rpcPort] = await freePorts(3);
-        rpc = rpcPort;
-        const config = {
-            data_dir: path.join(dir, "data"),
-            bind_addr: "127.0.0.1",
-            advertise: { http: "127.0.0.1", rpc: "127.0.0.1", serf: "127.0.0.1" },
-            ports: { http, rpc, serf },
-            disable_update_check: true,
-            server: { enabled: true, bootstrap_expect: 1 },
-            acl: { enabled: true },
-            tls: { http: true, rpc: true, ca_file: pki.caFile, cert_file: pki.certFile, key_file: pki.keyFile, verify_server_hostname: false, verify_https_client: false },
-        };
-        writeFileSync(path.join(dir, "nomad.json"), JSON.stringify(config));
-        address = `https://127.0.0.1:${http}`;
-        started = processes.start("nomad", NOMAD, ["agent", `-config=${path.join(dir, "nomad.json")}`], { cwd: dir });
+        const server = await writeNomadTlsServerConfig(dir, pki, "data");
+        rpc = server.rpc;
+        address = server.address;
+        started = processes.start("nomad", NOMAD, ["agent", `-config=${server.file}`], { cwd: dir });
         // The gate starts before the agent answers at all; the bootstrap happens meanwhile.
         const gate = provider.update("s-0", props({ serverId: "i-old" }), props()) as Promise<{ outs: Record<string, unknown> }>;
         let bootstrapped = false;
         for (let i = 0; i < 120 && !bootstrapped; i++) {
             if (started.child.exitCode !== null) throw new Error(`nomad exited:\n${started.log().slice(-3000)}`);
-            bootstrapped = await post(`${address}/v1/acl/bootstrap`, pki.caPem, { BootstrapSecret: TOKEN })
+            bootstrapped = await httpsCall("POST", `${address}/v1/acl/bootstrap`, pki.caPem, { BootstrapSecret: TOKEN })
                 .then((r) => r.status === 200, () => false);
             if (!bootstrapped) await new Promise((r) => setTimeout(r, 250));
         }
