@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { argsFromConfig, rejectUnknownKeys, resolveSpinCloudArgs } from "./settings/config";
 import { setByStack } from "./settings/project-config";
-import { AppDeclaration, ProgramApp, checkAppDeclarations, declareSpinApps } from "./apps/app-declarations";
+import { AppDeclaration, ProgramApp, checkAppDeclarations, declareSpinApps, platformLibsqlDatabases } from "./apps/app-declarations";
 import { allSettingKeys, checkTargetKeys, resolveLocalCloudArgs, targetOf } from "./settings/local-config";
 import { LocalCloud } from "./local/local-cloud";
 import { SpinApp } from "./apps/spin-app";
@@ -39,11 +39,15 @@ export interface SpinCloudProgramOptions {
     readonly declareApps?: DeclareApps;
 }
 
-/** The apps of the program: the example app and `apps`, checked together before anything is registered. */
+/**
+ * The apps of the program: the example app and `apps`, checked together before anything is
+ * registered; with the SQLite databases the AWS platform's libSQL server must hold for them.
+ */
 function programApps(programOwn: readonly ProgramApp[], options: SpinCloudProgramOptions) {
     const apps = options.apps ?? [];
     checkAppDeclarations(programOwn, apps);
-    return (cloud: AppCloud) => [...declareSpinApps(cloud, programOwn, apps), ...(options.declareApps?.(cloud) ?? [])];
+    const declare = (cloud: AppCloud) => [...declareSpinApps(cloud, programOwn, apps), ...(options.declareApps?.(cloud) ?? [])];
+    return { declare, libsqlDatabases: () => platformLibsqlDatabases(programOwn, apps) };
 }
 
 function awsProgram(get: (key: string) => string | undefined, options: SpinCloudProgramOptions) {
@@ -53,8 +57,8 @@ function awsProgram(get: (key: string) => string | undefined, options: SpinCloud
     }
     const args = argsFromConfig(get);
     // Settings and every app's files are checked before SpinCloud registers anything.
-    const declare = programApps(exampleApps(resolveSpinCloudArgs(args).exampleApp), options);
-    const cloud = new SpinCloud("spin-cloud", { ...args, awsRegion });
+    const { declare, libsqlDatabases } = programApps(exampleApps(resolveSpinCloudArgs(args).exampleApp), options);
+    const cloud = new SpinCloud("spin-cloud", { ...args, awsRegion, libsqlDatabases: libsqlDatabases() });
     const apps = declare(cloud);
     return {
         vpcId: cloud.vpcId,
@@ -75,7 +79,7 @@ function awsProgram(get: (key: string) => string | undefined, options: SpinCloud
 function localProgram(get: (key: string) => string | undefined, options: SpinCloudProgramOptions) {
     const args = resolveLocalCloudArgs(get, pulumi.getStack());
     // One instance of the example app: a laptop gains nothing from two copies of the same app.
-    const declare = programApps(exampleApps(args.exampleApp, 1), options);
+    const { declare } = programApps(exampleApps(args.exampleApp, 1), options);
     const cloud = new LocalCloud("spin-cloud", args);
     const apps = declare(cloud);
     return {

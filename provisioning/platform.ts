@@ -16,11 +16,18 @@ export const TRAEFIK_PORTS = {
 /** Bindle's HTTP API (static, so `http://bindle.service.consul:<port>/v1` works on every node). */
 export const BINDLE_PORT = 8085;
 
+/**
+ * The platform libSQL server (AWS, docs/libsql.md): its user API on every node's address (apps
+ * reach `http://<namespace>.libsql.service.consul:<http>`), its admin API on the node's loopback
+ * only (the namespace task of the same allocation calls it).
+ */
+export const LIBSQL_PORTS = { http: 8090, admin: 8091 } as const;
+
 /** Consul service names the platform registers. */
-export const SERVICE_NAMES = { traefik: "traefik", bindle: "bindle" } as const;
+export const SERVICE_NAMES = { traefik: "traefik", bindle: "bindle", libsql: "libsql" } as const;
 
 /** Nomad job IDs of the platform services; their tasks may read `nomad/jobs/<id>` variables. */
-export const JOB_IDS = { traefik: "traefik", bindle: "bindle" } as const;
+export const JOB_IDS = { traefik: "traefik", bindle: "bindle", libsql: "libsql" } as const;
 
 /** Nomad Variable holding a job's secrets (a task may read the variables under its own job path). */
 export function jobVariablePath(jobId: string): string {

@@ -224,6 +224,37 @@ export function artifactChecksum(artifact: BindleArtifact, sumsUrl: string = BIN
  */
 export const PUBLISHED_SUMS_FILES: readonly string[] = [BINDLE.sumsUrl];
 
+/**
+ * The platform libSQL server (`sqld`, the `libsql` job on AWS: docs/libsql.md): tursodatabase/libsql
+ * tag `libsql-server-v0.24.32` (MIT), the release's cargo-dist archives (root Cargo.toml
+ * `[workspace.metadata.dist]`, cargo-dist 0.21.0: `libsql-server-<target>.tar.xz` holding
+ * `libsql-server-<target>/sqld`). The sha256 values are the ones docs/libsql.md "The binary,
+ * pinned" records with their sources; a wrong value fails closed (Nomad refuses the artifact).
+ */
+export interface LibsqlServerRelease {
+    readonly version: string;
+    readonly artifacts: Readonly<Record<Architecture, { readonly url: string; readonly sha256: string; readonly binary: string }>>;
+}
+
+const LIBSQL_SERVER_VERSION = "0.24.32";
+const LIBSQL_SERVER_DOWNLOAD = `https://github.com/tursodatabase/libsql/releases/download/libsql-server-v${LIBSQL_SERVER_VERSION}`;
+const libsqlServerRelease = (target: string, sha256: string) => ({
+    url: `${LIBSQL_SERVER_DOWNLOAD}/libsql-server-${target}.tar.xz`, sha256, binary: `libsql-server-${target}/sqld`,
+});
+
+export const LIBSQL_SERVER: LibsqlServerRelease = {
+    version: LIBSQL_SERVER_VERSION,
+    artifacts: {
+        arm64: libsqlServerRelease("aarch64-unknown-linux-gnu", "37f9eee45b388a30192907ecf4565b93df945c079331657073b5b3caf8bb1cd0"),
+        x86_64: libsqlServerRelease("x86_64-unknown-linux-gnu", "71720fc8648c19efef416efebd47145ef59b62e198770533530a858e1336879f"),
+    },
+};
+
+/** The sqld archive of a node's architecture. */
+export function libsqlServerArtifact(architecture: Architecture): LibsqlServerRelease["artifacts"][Architecture] {
+    return forArchitecture(LIBSQL_SERVER.artifacts, architecture);
+}
+
 /** What a stack can name in `spin-cloud:expectedVersions`: every product a node or job downloads. */
 export const PINNED_VERSIONS = {
     nomad: NOMAD.version,
@@ -231,4 +262,5 @@ export const PINNED_VERSIONS = {
     spin: SPIN.version,
     traefik: TRAEFIK.version,
     bindle: BINDLE.version,
+    libsql: LIBSQL_SERVER.version,
 } as const;

@@ -6,6 +6,7 @@
  * domain, stores against its target) is checked when the SpinApp is constructed, still before it
  * registers anything.
  */
+import { LibsqlDatabaseRef } from "../../provisioning/jobs/libsql-databases";
 import { AppCloud } from "../platform/app-platform";
 import { BuiltBy, checkAppFiles } from "./app-files";
 import { SpinApp } from "./spin-app";
@@ -50,6 +51,24 @@ export function checkAppDeclarations(programApps: readonly ProgramApp[], apps: r
         }
         checkRevisions(app.name, app);
     }
+}
+
+/**
+ * AWS: the SQLite labels of the declared apps that the platform libSQL server serves (every label
+ * whose `stores.sqlite` entry names no `url`), so SpinCloud builds the server with all of them.
+ * Call after `checkAppDeclarations` (the files are known to be there).
+ */
+export function platformLibsqlDatabases(programApps: readonly ProgramApp[], apps: readonly AppDeclaration[], root: string = process.cwd()): LibsqlDatabaseRef[] {
+    const refs: LibsqlDatabaseRef[] = [];
+    for (const app of [...programApps.map((p) => p.app), ...apps]) {
+        const origin = appOrigin(app.name, app);
+        const labels = origin.kind === "source" ? checkAppFiles(app.name, origin.dir, undefined, root).sqliteDatabases : Object.keys(app.stores?.sqlite ?? {});
+        for (const label of labels) {
+            const given = app.stores?.sqlite?.[label] as { backend?: string; url?: unknown } | undefined;
+            if ((given?.backend ?? "libsql") === "libsql" && given?.url === undefined) refs.push({ app: app.name, label });
+        }
+    }
+    return refs;
 }
 
 /** The declared apps as SpinApps on `cloud`, the program's own first. */

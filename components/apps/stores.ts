@@ -29,8 +29,12 @@ export type KeyValueStoreArgs = CommonStoreArgs & (
 );
 export type SqliteDatabaseArgs = CommonStoreArgs & (
     | { readonly backend: "spin" }
-    /** A libSQL server the user runs (AWS); the token stays a Pulumi secret and reaches the task through a Nomad Variable. */
-    | { readonly backend: "libsql"; readonly url: string; readonly token: pulumi.Input<string> }
+    /**
+     * AWS, libSQL. Without `url` and `token` (the default): a database of the platform's libSQL
+     * server (docs/libsql.md), kept when the store leaves the manifest. With both: a server the user
+     * runs. The token stays a Pulumi secret and reaches the task through a Nomad Variable.
+     */
+    | { readonly backend?: "libsql"; readonly url?: string; readonly token?: pulumi.Input<string> }
 );
 export interface AppStoresArgs {
     readonly keyValue?: Readonly<Record<string, KeyValueStoreArgs>>;
@@ -78,8 +82,7 @@ const BACKENDS: Record<StoreTarget, { keyValue: readonly string[]; sqlite: reado
 };
 const DEFAULT_BACKEND: Record<StoreTarget, { keyValue: string; sqlite?: string }> = {
     local: { keyValue: "spin", sqlite: "spin" },
-    // No platform libSQL server yet: an AWS app with SQLite names its server (README "Data").
-    aws: { keyValue: "aws_dynamo" },
+    aws: { keyValue: "aws_dynamo", sqlite: "libsql" },
 };
 const OPTIONS: Record<string, readonly string[]> = {
     spin: ["backend", "retainOnDelete"],
@@ -131,7 +134,13 @@ export function checkedAppStores(app: string, declared: { keyValue: readonly str
             for (const key of ["retainOnDelete", "consistentRead", "deletionProtection"]) {
                 if (o[key] !== undefined && typeof o[key] !== "boolean") fail(app, `${field}.${key}`, o[key], "must be a boolean");
             }
-            if (backend === "libsql" && (typeof o.url !== "string" || o.token === undefined)) fail(app, field, Object.keys(o), "a libsql database needs url and token");
+            if (backend === "libsql" && (o.url === undefined) !== (o.token === undefined)) {
+                fail(app, field, Object.keys(o), "a libsql database takes url and token together (a server you run), or neither (the platform's libSQL server)");
+            }
+            if (backend === "libsql" && o.url !== undefined && typeof o.url !== "string") fail(app, `${field}.url`, o.url, "must be a string");
+            if (backend === "libsql" && o.url === undefined && o.retainOnDelete === false) {
+                fail(app, `${field}.retainOnDelete`, false, "the platform libSQL server never deletes a database (its namespace and backup stay when the store leaves the manifest); delete one on purpose through sqld's admin API (docs/libsql.md \"Deleting a database\")");
+            }
             return { label, args: { ...options, backend, retainOnDelete: o.retainOnDelete !== false } as unknown as T };
         });
     };
@@ -149,3 +158,8 @@ export function checkedAppStores(app: string, declared: { keyValue: readonly str
 }
 
 export const hasAppStores = (s: CheckedAppStores): boolean => s.keyValue.length + s.sqlite.length > 0;
+
+/** A checked SQLite store served by the platform's libSQL server (AWS, neither url nor token). */
+export function isPlatformLibsql(args: SqliteDatabaseArgs): boolean {
+    return args.backend === "libsql" && (args as { url?: string }).url === undefined;
+}

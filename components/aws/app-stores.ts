@@ -9,16 +9,21 @@
  * Rotation: `stores.accessKeyGeneration`; each generation is its own AccessKey resource, so the
  * new key exists before the job rolls onto it and the old one is deleted last (the engine deletes
  * resources that left the program after every other step, the job's deployment included).
- * SQLite: a libSQL server the user names (`backend: "libsql"`); its token goes the same way.
- * Trade-offs and rotation: README "Data".
+ * SQLite: a database of the platform's libSQL server (LibsqlServer, built here with its backup
+ * bucket when the cloud is given databases), or a server the user names (`url`, `token`); the
+ * token goes the same way. Trade-offs and rotation: README "Data", docs/libsql.md.
  */
 import * as crypto from "crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { AWS_KEY_ITEMS, libsqlTokenItem, SpinAppStores, spinAppStoreVariablePath } from "../../provisioning/jobs/spin-runtime-config";
-import { AppStoreProvider, CheckedAppStores, KeyValueStoreArgs, ProvisionedAppStores, SqliteDatabaseArgs } from "../apps/stores";
+import { libsqlBackupId, LibsqlDatabaseRef } from "../../provisioning/jobs/libsql-databases";
+import { Architecture } from "../../provisioning/types";
+import { AppStoreProvider, CheckedAppStores, isPlatformLibsql, KeyValueStoreArgs, ProvisionedAppStores, SqliteDatabaseArgs } from "../apps/stores";
 import { Variable } from "../nomad";
+import { LibsqlServer } from "../platform/libsql-server";
 import { NomadAccess, nomadResourceOptions } from "../platform/nomad-access";
+import { LibsqlBackups } from "./libsql-backups";
 
 /** What Spin's DynamoDB store calls (store.rs); TransactWriteItems is authorized per item action (UpdateItem). */
 export const DYNAMO_ACTIONS = [
@@ -66,10 +71,20 @@ export interface AwsAppStoresArgs {
     /** Default of every table's deletion protection (true in prod). */
     readonly deletionProtection: boolean;
     readonly tags?: Record<string, string>;
+    /**
+     * The platform libSQL server, built when `databases` is not empty (with its backup bucket and
+     * writer): every app SQLite label it serves, known before the apps are declared.
+     */
+    readonly libsql?: {
+        readonly databases: readonly LibsqlDatabaseRef[];
+        readonly nomad: NomadAccess;
+        readonly datacenter: string;
+        readonly architecture: Architecture;
+    };
 }
 
 type Dynamo = Extract<KeyValueStoreArgs, { backend?: "aws_dynamo" }>;
-type Libsql = Extract<SqliteDatabaseArgs, { backend: "libsql" }>;
+type Libsql = Extract<SqliteDatabaseArgs, { backend?: "libsql" }>;
 
 /**
  * The cloud's part: the app-data KMS key, registered with the first app that has a key-value
@@ -83,10 +98,33 @@ export class AwsAppStores extends pulumi.ComponentResource implements AppStorePr
     /** Table name → the store that claimed it: two stores are never one table. */
     private readonly tableOwners = new Map<string, string>();
 
+    /** The platform libSQL server; undefined when no app database uses it. */
+    readonly libsql?: LibsqlServer;
+
     constructor(private readonly resourceName: string, args: AwsAppStoresArgs, opts?: pulumi.ComponentResourceOptions) {
         super("spin-cloud:stores:AwsAppStores", resourceName, {}, opts);
         this.args = args;
+        const libsql = args.libsql;
+        if (libsql !== undefined && libsql.databases.length > 0) {
+            const backups = new LibsqlBackups(`${resourceName}-libsql`, {
+                clusterName: args.clusterName, region: args.region, databaseId: libsqlBackupId(args.clusterName), kmsKeyArn: this.kmsKeyArn, tags: args.tags,
+            }, { parent: this });
+            this.libsql = new LibsqlServer(`${resourceName}-libsql`, {
+                nomad: libsql.nomad, datacenter: libsql.datacenter, architecture: libsql.architecture, databases: libsql.databases,
+                backup: { bucket: backups.bucket, region: args.region, accessKeyId: backups.accessKeyId, secretAccessKey: backups.secretAccessKey },
+                backupId: libsqlBackupId(args.clusterName),
+            }, { parent: this });
+        }
         this.registerOutputs({});
+    }
+
+    /** The platform server's access to one app database (refused when it does not serve it). */
+    private platformDatabase(app: string, label: string) {
+        if (this.libsql === undefined) {
+            throw new Error(`SpinApp ${app} stores.sqlite.${label}: this cloud has no platform libSQL server (it is built only for the databases it is given); `
+                + "declare the app in spinCloudProgram({ apps }) so its databases are known before the cloud is built, or give the store { url, token } of a libSQL server you run");
+        }
+        return this.libsql.database(app, label);
     }
 
     /** ARN of the key that encrypts every app's tables (created on first use). */
@@ -94,7 +132,7 @@ export class AwsAppStores extends pulumi.ComponentResource implements AppStorePr
         if (this.key === undefined) {
             const name = this.resourceName;
             const key = new aws.kms.Key(`${name}-key`, {
-                description: `spin-cloud ${this.args.clusterName}: encrypts apps' DynamoDB tables`,
+                description: `spin-cloud ${this.args.clusterName}: encrypts apps' data (DynamoDB tables, libSQL backups)`,
                 enableKeyRotation: true,
                 deletionWindowInDays: 30,
                 tags: this.args.tags,
@@ -125,7 +163,10 @@ export class AwsAppStores extends pulumi.ComponentResource implements AppStorePr
                 region: this.args.region,
                 consistentRead: (args as Dynamo).consistentRead ?? true,
             }])),
-            sqlite: Object.fromEntries(stores.sqlite.map(({ label, args }) => [label, { type: "libsql" as const, url: (args as Libsql).url }])),
+            sqlite: Object.fromEntries(stores.sqlite.map(({ label, args }) => [label, {
+                type: "libsql" as const,
+                url: isPlatformLibsql(args) ? this.platformDatabase(app, label).url : (args as Libsql).url as string,
+            }])),
         };
     }
 
@@ -159,9 +200,14 @@ export class AwsAppStores extends pulumi.ComponentResource implements AppStorePr
             items[AWS_KEY_ITEMS.accessKeyId] = key.id;
             items[AWS_KEY_ITEMS.secretAccessKey] = pulumi.secret(key.secret);
         }
-        for (const { label, args } of stores.sqlite) items[libsqlTokenItem(label)] = pulumi.secret((args as Libsql).token);
+        let platform = false;
+        for (const { label, args } of stores.sqlite) {
+            platform ||= isPlatformLibsql(args);
+            items[libsqlTokenItem(label)] = pulumi.secret(isPlatformLibsql(args) ? this.platformDatabase(app, label).token : (args as Libsql).token as pulumi.Input<string>);
+        }
         if (Object.keys(items).length === 0) return { resources: [], secrets: {} };
         const variable = new Variable(`${app}-stores`, { path: spinAppStoreVariablePath(jobId), items }, nomadResourceOptions(nomad, parent));
-        return { resources: [variable], secrets: items };
+        // The app's job waits for sqld and its namespaces task (the whole LibsqlServer).
+        return { resources: platform && this.libsql ? [variable, this.libsql] : [variable], secrets: items };
     }
 }

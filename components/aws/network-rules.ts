@@ -2,13 +2,14 @@
  * Which node talks to which on what port. Data, so the Network component, the tests and the
  * policy pack read one table. Ports: Consul's and Nomad's documented defaults.
  *
- * Besides the agents' own traffic, two platform flows run between clients: the Nomad client
+ * Besides the agents' own traffic, three platform flows run between clients (the third: Spin to
+ * the platform libSQL server, below): the Nomad client
  * that runs an app's allocation downloads its parcels from Bindle, which runs on one (any)
  * client (`http://bindle.service.consul:8085`, provisioning/jobs/spin-app-job.ts artifacts), and
  * Traefik on every client forwards to the allocations' dynamic ports on every client.
  * test/aws/network-flows.test.ts checks the flows, open and closed, against the rules.
  */
-import { BINDLE_PORT } from "../../provisioning/platform";
+import { BINDLE_PORT, LIBSQL_PORTS } from "../../provisioning/platform";
 import { NodeRole } from "../../provisioning/types";
 
 export type Protocol = "tcp" | "udp";
@@ -49,6 +50,9 @@ export const CLUSTER_RULES: readonly ClusterRule[] = [
     ...onEveryRole({ from: ALL, port: 8503, protocols: ["tcp"], description: "Consul gRPC (TLS)" }),
     ...onEveryRole({ from: ALL, port: 8600, protocols: ["tcp", "udp"], description: "Consul DNS" }),
     { to: "client", from: CLIENTS, port: BINDLE_PORT, protocols: ["tcp"], description: "Bindle API (parcel downloads by the Nomad clients)" },
+    // Apps' Spin reaches the platform libSQL server (`http://<ns>.libsql.service.consul:8090`,
+    // provisioning/jobs/libsql-databases.ts); its admin port listens on the node's loopback only.
+    { to: "client", from: CLIENTS, port: LIBSQL_PORTS.http, protocols: ["tcp"], description: "libSQL user API (apps' SQLite databases)" },
 ];
 
 /** Ports every cluster rule opens, for tests and policies: `${port}/${protocol}`. */

@@ -18,6 +18,7 @@ import { BindleServer } from "../platform/bindle-server";
 import { AppCloud, AppPlatform } from "../platform/app-platform";
 import { AwsAppStores } from "./app-stores";
 import { LoadBalancerLogs } from "./lb-access-logs";
+import { checkedLibsqlDatabases, LibsqlDatabaseRef } from "../../provisioning/jobs/libsql-databases";
 
 export interface SpinCloudComponentArgs extends SpinCloudArgs {
     /** AWS region the cloud runs in (the AWS provider's region). */
@@ -26,6 +27,12 @@ export interface SpinCloudComponentArgs extends SpinCloudArgs {
     clusterName?: string;
     /** Extra tags for every resource. */
     tags?: Record<string, string>;
+    /**
+     * The apps' SQLite databases the platform libSQL server holds (docs/libsql.md): every label an
+     * app declares without `url` and `token`. spinCloudProgram fills it from `apps`; none (the
+     * default) builds no server, no backup bucket and no writer key.
+     */
+    libsqlDatabases?: readonly LibsqlDatabaseRef[];
 }
 
 /**
@@ -60,6 +67,7 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
 
     constructor(name: string, args: SpinCloudComponentArgs, opts?: pulumi.ComponentResourceOptions) {
         const settings = resolveSpinCloudArgs(args);
+        checkedLibsqlDatabases(args.libsqlDatabases ?? [], "SpinCloud libsqlDatabases");
         super("spin-cloud:index:SpinCloud", name, {}, opts);
         const parent = { parent: this };
         const clusterName = args.clusterName ?? `spin-cloud-${pulumi.getStack()}`;
@@ -204,7 +212,10 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
             bindle: this.bindle,
             caCertPem: secrets.caCertPem,
             // Tables are registered only for apps that declare stores (README "Data").
-            stores: new AwsAppStores(`${name}-app-stores`, { clusterName, region: args.awsRegion, deletionProtection: true, tags }, { parent: this }),
+            stores: new AwsAppStores(`${name}-app-stores`, {
+                clusterName, region: args.awsRegion, deletionProtection: true, tags,
+                libsql: { databases: args.libsqlDatabases ?? [], nomad: nomadAccess, datacenter: settings.datacenter, architecture: settings.architecture },
+            }, { parent: this }),
         };
         this.registerOutputs({
             vpcId: this.vpcId,

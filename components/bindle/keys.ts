@@ -5,9 +5,9 @@
  * roles }] }` for the server's `--signing-keys`, and the public `KeyRing { version, key: [KeyEntry
  * { label, roles, key }] }` for `--keyring`; both TOML, version "1.0", roles lowercase.
  */
-import * as crypto from "crypto";
 import { stringify } from "smol-toml";
 import { SignatureRole, publicKeyOf } from "./invoice";
+import { ed25519KeyFromSeed } from "../../provisioning/ed25519";
 
 const KEY_FILE_VERSION = "1.0";
 
@@ -22,11 +22,8 @@ export interface BindleKey {
 
 /** The Ed25519 key whose secret is `seed` (32 bytes, base64). */
 export function bindleKeyFromSeed(label: string, roles: SignatureRole[], seedBase64: string): BindleKey {
+    const key = ed25519KeyFromSeed(seedBase64, `bindle key ${label}`);
     const seed = Buffer.from(seedBase64, "base64");
-    if (seed.length !== 32) {
-        throw new Error(`bindle key ${label}: the seed must be 32 bytes of base64, got ${seed.length}`);
-    }
-    const key = crypto.createPrivateKey({ key: { kty: "OKP", crv: "Ed25519", d: seed.toString("base64url"), x: "" }, format: "jwk" });
     const publicKey = publicKeyOf(key);
     return { label, roles, publicKey, keypair: Buffer.concat([seed, Buffer.from(publicKey, "base64")]).toString("base64") };
 }

@@ -95,7 +95,7 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting<K> } = {
     exampleApp: { type: "boolean", default: false, description: "Deploy the example Spin app in apps/hello (build it first: bash apps/build.sh)." },
     loadBalancerProtection: { type: "boolean", default: false, description: "Deletion protection and access logs (encrypted S3 bucket) on both load balancers; set it in production." },
     operatorCidrs: { type: "array", default: [], description: "IPv4 CIDRs allowed to reach Nomad, Consul, the Traefik dashboard and Bindle (include where pulumi up runs). Required; never 0.0.0.0/0." },
-    expectedVersions: { type: "array", default: [], description: "Versions this stack expects, as product@version (nomad, consul, spin, traefik, bindle); each must be the one spin-cloud pins, so a changed pin stops preview." },
+    expectedVersions: { type: "array", default: [], description: "Versions this stack expects, as product@version (nomad, consul, spin, traefik, bindle, libsql); each must be the one spin-cloud pins, so a changed pin stops preview." },
 };
 
 /** A setting with a value that is not allowed. The message names key, value and what is allowed. */

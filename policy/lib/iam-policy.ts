@@ -56,24 +56,33 @@ export function iamWildcardMatch(pattern: string, text: string): boolean {
     return new RegExp(`^${re}$`, "i").test(text);
 }
 
-/** The action (or pattern) can name a DynamoDB action: `*`, `dynamodb:*`, `dynamodb:Get*`, `dynamo*:PutItem`, ... */
-export function isDynamoAction(action: string): boolean {
-    const [service, name] = action.includes(":") ? action.split(":", 2) : [action, "*"];
-    return iamWildcardMatch(service, "dynamodb") && name !== "";
+/** The action (or pattern) can name an action of `service` (its IAM prefix): `*`, `s3:*`, `s3:Get*`, `s*:PutObject`, ... */
+export function isServiceAction(action: string, service: string): boolean {
+    const [prefix, name] = action.includes(":") ? action.split(":", 2) : [action, "*"];
+    return iamWildcardMatch(prefix, service) && name !== "";
 }
 
-/** `*` or `dynamodb:*`: every DynamoDB action. */
-export function isEveryDynamoAction(action: string): boolean {
-    return action === "*" || /^dynamodb:\*$/i.test(action);
+/** `*` or `<service>:*` (any case): every action of `service`. */
+export function isEveryServiceAction(action: string, service: string): boolean {
+    return action === "*" || action.toLowerCase() === `${service}:*`;
 }
 
-/** An Allow statement that grants at least one DynamoDB action (NotAction: unless it lists `dynamodb:*`). */
-export function grantsDynamo(s: PolicyStatement): boolean {
+/** An Allow statement that grants at least one action of `service` (NotAction: unless it lists `<service>:*`). */
+export function grantsService(s: PolicyStatement, service: string): boolean {
     if (!s.allow) {
         return false;
     }
-    return s.notAction ? !s.actions.some(isEveryDynamoAction) : s.actions.some(isDynamoAction);
+    return s.notAction ? !s.actions.some((a) => isEveryServiceAction(a, service)) : s.actions.some((a) => isServiceAction(a, service));
 }
+
+/** The action (or pattern) can name a DynamoDB action: `*`, `dynamodb:*`, `dynamodb:Get*`, `dynamo*:PutItem`, ... */
+export const isDynamoAction = (action: string): boolean => isServiceAction(action, "dynamodb");
+
+/** `*` or `dynamodb:*`: every DynamoDB action. */
+export const isEveryDynamoAction = (action: string): boolean => isEveryServiceAction(action, "dynamodb");
+
+/** An Allow statement that grants at least one DynamoDB action (NotAction: unless it lists `dynamodb:*`). */
+export const grantsDynamo = (s: PolicyStatement): boolean => grantsService(s, "dynamodb");
 
 export const hasWildcard = (resource: string): boolean => /[*?]/.test(resource);
 
@@ -84,4 +93,18 @@ export const hasWildcard = (resource: string): boolean => /[*?]/.test(resource);
 export function tableOfArn(arn: string): string | undefined {
     const m = /^arn:aws[a-z-]*:dynamodb:[^:]*:[^:]*:table\/([A-Za-z0-9_.-]+)(\/.*)?$/.exec(arn);
     return m ? m[1] : undefined;
+}
+
+/**
+ * The resource pattern reaches every S3 bucket, whatever its name: `*`, `arn:aws:s3:::*`,
+ * `arn:aws:s3:::*` + `/*`, `arn:*:s3:::*`, `arn:aws:s3:*`, or any S3 ARN whose bucket part is only `*`
+ * (`arn:aws:s3:::*` + `/logs/*`). Tested the way IAM matches it, against a bucket (and an object) of a
+ * name no naming scheme of ours would give (S3 names are 3 to 63 characters), in the pattern's own
+ * partition; a pattern anchored on a name (`arn:aws:s3:::spin-cloud-*`) passes.
+ */
+export function namesEveryBucket(resource: string): boolean {
+    const partition = /^arn:([a-z-]+):/.exec(resource)?.[1] ?? "aws";
+    const bucketPart = /^arn:[^:]*:([^:]*):::([^/]*)/.exec(resource);
+    return [`arn:${partition}:s3:::000`, `arn:${partition}:s3:::000/0`].some((probe) => iamWildcardMatch(resource, probe))
+        || (bucketPart !== null && iamWildcardMatch(bucketPart[1], "s3") && /^\*+$/.test(bucketPart[2]));
 }

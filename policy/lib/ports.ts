@@ -3,7 +3,7 @@
  * the same ones `components/aws/network-rules.ts` opens between nodes (a test keeps both in step);
  * Bindle's and Traefik's come from `provisioning/platform.ts`, where the platform defines them.
  */
-import { BINDLE_PORT, TRAEFIK_PORTS } from "../../provisioning/platform";
+import { BINDLE_PORT, LIBSQL_PORTS, TRAEFIK_PORTS } from "../../provisioning/platform";
 
 export { BINDLE_PORT };
 
@@ -23,6 +23,7 @@ export const PROTECTED_PORTS: readonly NamedPortRange[] = [
     { service: "Consul (HTTP, HTTPS, gRPC, gRPC-TLS)", from: 8500, to: 8503 },
     { service: "Consul DNS", from: 8600, to: 8600 },
     { service: "Bindle", from: BINDLE_PORT, to: BINDLE_PORT },
+    { service: "libSQL (user and admin API)", from: LIBSQL_PORTS.http, to: LIBSQL_PORTS.admin },
 ];
 
 /** The only ports a public load balancer may take from the internet. */

@@ -4,7 +4,8 @@
  * known even during `pulumi preview`, when the ids themselves are still unknown.
  */
 import { PolicyResource } from "@pulumi/policy";
-import { Props, stackOfUrn, tagsOf } from "./props";
+import { UNKNOWN_STRING } from "./iam-policy";
+import { peek, Props, stackOfUrn, tagsOf } from "./props";
 
 /** The tag spin-cloud puts on nodes and load balancers to say what they are. */
 export const ROLE_TAG = "spin-cloud:role";
@@ -43,6 +44,27 @@ export function referencedResources(resource: PolicyResource, prop: string, cand
     const values = resource.props[prop];
     const ids = new Set(Array.isArray(values) ? values.filter((v) => typeof v === "string") : []);
     return candidates.filter((c) => types.includes(c.type) && ids.has(c.props.id as string));
+}
+
+/**
+ * Every resource of `types` that input `prop` of `resource` refers to (one value or a list): the
+ * engine's property dependencies of those types (known during preview, when ids are not), else the
+ * input's known values compared with each candidate's `keys` outputs (`name`, `id`, `arn`, an S3
+ * bucket's `bucket`, ...). Both sides are read with `peek`: an unknown value matches nothing, and
+ * never stops the policy during preview.
+ */
+export function referencedBy(resource: PolicyResource, prop: string, candidates: readonly PolicyResource[],
+    types: readonly string[], keys: readonly string[]): PolicyResource[] {
+    const viaGraph = (resource.propertyDependencies[prop] ?? []).filter((d) => types.includes(d.type));
+    if (viaGraph.length > 0) {
+        return viaGraph;
+    }
+    const raw = peek(resource.props, prop);
+    const values = new Set((Array.isArray(raw) ? raw : [raw]).filter((v): v is string => typeof v === "string" && v !== UNKNOWN_STRING));
+    return candidates.filter((c) => types.includes(c.type) && keys.some((k) => {
+        const v = peek(c.props, k);
+        return typeof v === "string" && values.has(v);
+    }));
 }
 
 /** The stack's name, read from the URNs (every resource's URN carries it). */

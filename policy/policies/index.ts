@@ -6,6 +6,7 @@ import { EnforcementLevel, Policies } from "@pulumi/policy";
 import {
     detailedMonitoring, efsEncrypted, elbDeletionProtection, elbLogging, kmsKeyRotation, noPublicIpOnNodes,
 } from "./aws-guard";
+import { libsqlBackupsDurable, s3AccessNamesBuckets, s3Encrypted, s3PublicAccessBlocked } from "./buckets";
 import { allowedInstanceFamilies, ebsEncryptionRequired, imdsV2Required, secureStringCustomerKey } from "./compute";
 import { noRawExecOnAws } from "./drivers";
 import {
@@ -56,6 +57,11 @@ export const POLICIES: Policies = [
     dynamodbDeletionProtection,
     dynamodbAccessNamesTables,
     noCrossAppStoreAccess,
+    // Mandatory: S3 buckets (the libSQL backups, the load balancers' logs).
+    s3PublicAccessBlocked,
+    s3Encrypted,
+    libsqlBackupsDurable,
+    s3AccessNamesBuckets,
     // Mandatory: Nomad jobs.
     jobspecIsJson,
     spinAppResources,

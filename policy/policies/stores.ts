@@ -8,13 +8,14 @@
 import { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { grantsDynamo, hasWildcard, isEveryDynamoAction, policyStatements, PolicyStatement, tableOfArn, UNKNOWN_STRING } from "../lib/iam-policy";
 import { asArray, asRecord, asString, describeResource, isTrue, peek, Props, stackOfUrn, tagsOf } from "../lib/props";
+import { referencedBy } from "../lib/stack";
 import { configSchema, tunables } from "./config";
 
 export const TABLE_TYPE = "aws:dynamodb/table:Table";
 /** The tag naming the app a table or an IAM identity belongs to. */
 export const APP_TAG = "spin-cloud:app";
 const USER = "aws:iam/user:User";
-const ROLE = "aws:iam/role:Role";
+export const ROLE = "aws:iam/role:Role";
 const GROUP = "aws:iam/group:Group";
 const POLICY = "aws:iam/policy:Policy";
 
@@ -25,7 +26,7 @@ const INLINE: Record<string, { principal: string; principalType: string }> = {
     "aws:iam/groupPolicy:GroupPolicy": { principal: "group", principalType: GROUP },
 };
 /** Attachments of a managed policy (`policyArn`) to identities. */
-const ATTACHMENTS: Record<string, readonly [string, string][]> = {
+export const ATTACHMENTS: Record<string, readonly [string, string][]> = {
     "aws:iam/userPolicyAttachment:UserPolicyAttachment": [["user", USER]],
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": [["role", ROLE]],
     "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": [["group", GROUP]],
@@ -33,9 +34,10 @@ const ATTACHMENTS: Record<string, readonly [string, string][]> = {
 };
 /** AWS managed policies that grant DynamoDB actions on every table. */
 const BROAD_MANAGED = /^arn:aws[a-z-]*:iam::aws:policy\/(AmazonDynamoDB[A-Za-z]*|AdministratorAccess|PowerUserAccess|ReadOnlyAccess)$/;
-const GRANT_TYPES = [...Object.keys(INLINE), POLICY, ROLE];
+/** The resources whose IAM documents grant permissions (the S3 policies read the same ones). */
+export const GRANT_TYPES = [...Object.keys(INLINE), POLICY, ROLE];
 
-function only(args: ResourceValidationArgs, types: readonly string[]): void {
+export function only(args: ResourceValidationArgs, types: readonly string[]): void {
     if (!types.includes(args.type)) {
         args.notApplicable(`Policy only applies to ${types.join(", ")}`);
     }
@@ -92,14 +94,14 @@ export const dynamodbDeletionProtection: ResourceValidationPolicy = {
 };
 
 /** The policy documents of a grant-bearing resource: `policy`, or a role's `inlinePolicies[].policy`. */
-function documents(type: string, props: Props, read: (p: Props, key: string) => unknown): { where: string; doc: unknown }[] {
+export function documents(type: string, props: Props, read: (p: Props, key: string) => unknown): { where: string; doc: unknown }[] {
     if (type === ROLE) {
         return asArray(read(props, "inlinePolicies")).map((p, i) => ({ where: `inlinePolicies[${i}]`, doc: asRecord(p)?.policy }));
     }
     return GRANT_TYPES.includes(type) ? [{ where: "policy", doc: read(props, "policy") }] : [];
 }
 
-const described = (s: PolicyStatement) => `${s.notAction ? "every action but " : ""}${s.actions.join(", ")}`;
+export const described = (s: PolicyStatement) => `${s.notAction ? "every action but " : ""}${s.actions.join(", ")}`;
 
 export const dynamodbAccessNamesTables: ResourceValidationPolicy = {
     name: "dynamodb-access-names-tables",
@@ -138,16 +140,9 @@ export const dynamodbAccessNamesTables: ResourceValidationPolicy = {
     },
 };
 
-/** The resources a reference input points at: the dependency graph, else the value compared with their name or id. */
-function referenced(r: PolicyResource, prop: string, all: readonly PolicyResource[], type: string): PolicyResource[] {
-    const viaGraph = (r.propertyDependencies[prop] ?? []).filter((d) => d.type === type);
-    if (viaGraph.length > 0) {
-        return viaGraph;
-    }
-    const raw = peek(r.props, prop);
-    const values = new Set((Array.isArray(raw) ? raw : [raw]).filter((v): v is string => typeof v === "string" && v !== UNKNOWN_STRING));
-    return all.filter((c) => c.type === type && [peek(c.props, "name"), peek(c.props, "id"), peek(c.props, "arn")].some((v) => typeof v === "string" && values.has(v)));
-}
+/** The resources a reference input points at: the dependency graph, else the value compared with their name, id or ARN. */
+const referenced = (r: PolicyResource, prop: string, all: readonly PolicyResource[], type: string): PolicyResource[] =>
+    referencedBy(r, prop, all, [type], ["name", "id", "arn"]);
 
 interface Principal { readonly label: string; readonly app?: string }
 

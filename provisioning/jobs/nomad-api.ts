@@ -27,11 +27,16 @@ export interface NomadServiceCheck {
     Timeout: number;
     Method?: string;
     Header?: Record<string, string[]>;
+    /** Script checks: run inside this task (its chroot), the command and its arguments. */
+    TaskName?: string;
+    Command?: string;
+    Args?: string[];
 }
 
 export interface NomadService {
     Name: string;
-    PortLabel: string;
+    /** Optional only for a service whose checks are script checks. */
+    PortLabel?: string;
     Provider?: "consul" | "nomad";
     Tags?: string[];
     CanaryTags?: string[];
@@ -76,6 +81,8 @@ export interface NomadTask {
     KillTimeout?: number;
     KillSignal?: string;
     Meta?: Record<string, string>;
+    /** The task's own restart policy, replacing the group's for it. */
+    RestartPolicy?: NomadRestartPolicy;
 }
 
 export interface NomadRestartPolicy { Attempts: number; Interval: number; Delay: number; Mode: "fail" | "delay" }
@@ -106,6 +113,8 @@ export interface NomadTaskGroup {
     ReschedulePolicy?: NomadReschedulePolicy;
     Update?: NomadUpdateStrategy;
     EphemeralDisk?: { SizeMB: number; Migrate?: boolean; Sticky?: boolean };
+    /** Nanoseconds after which a client that lost the servers stops the group's allocations. */
+    StopAfterClientDisconnect?: number;
     Meta?: Record<string, string>;
 }
 

@@ -7,10 +7,11 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { AppDeclaration } from "../../components/apps/app-declarations";
+import { AppDeclaration, platformLibsqlDatabases } from "../../components/apps/app-declarations";
 import { SpinApp } from "../../components/apps/spin-app";
 import { EXAMPLE_APP_DIR, spinCloudProgram } from "../../components/program";
 import { evaluateStack, lastRegistered, ofType } from "../harness/mocks";
+import { LIBSQL_APP, shippedStack, statefulStack } from "../harness/shipped-stacks";
 import { ROOT } from "../harness/stack-config";
 
 const BUILT = path.join(ROOT, "test", "fixtures", "apps", "hello");
@@ -77,5 +78,20 @@ describe("apps declared as data", () => {
         assert.match(urls["app-shop"], /^http:\/\/127\.0\.0\.1:\d+\/shop\/$/);
         const [job] = ofType(r, "nomad:index/job:Job").filter((j) => j.name === "shop");
         assert.strictEqual(JSON.parse(job.inputs.jobspec as string).Job.TaskGroups[0].Count, 1);
+    });
+
+    it("AWS: the platform libSQL server is built with every declared app's SQLite labels that name no server of their own", async () => {
+        const stateful = path.join(ROOT, "test", "fixtures", "apps", "stateful");
+        const apps: AppDeclaration[] = [
+            { name: "shop", source: stateful },
+            { name: "blog", source: stateful, stores: { sqlite: { default: { url: "https://db.example.com", token: "t" } } } },
+            { name: "wiki", bindle: { id: "wiki/1.0.0", parcels: [] }, stores: { sqlite: { pages: {}, own: { backend: "libsql", url: "https://db", token: "t" } } } },
+        ];
+        assert.deepEqual(platformLibsqlDatabases([], apps), [{ app: "shop", label: "default" }, { app: "wiki", label: "pages" }]);
+        // The program passes them to SpinCloud: the job's tags (the shared run of the dev stack with LIBSQL_APP).
+        const r = await statefulStack("dev");
+        const job = JSON.parse(String(ofType(r, "nomad:index/job:Job").find((j) => j.name.endsWith("-libsql"))!.inputs.jobspec)).Job;
+        assert.deepEqual(job.TaskGroups[0].Services[0].Tags, [`${LIBSQL_APP.name}-default`]);
+        assert.deepEqual(ofType(await shippedStack("dev"), "spin-cloud:platform:LibsqlServer"), [], "no platform database, no server");
     });
 });

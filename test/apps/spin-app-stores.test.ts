@@ -6,7 +6,8 @@ import { LocalAppData } from "../../components/local/app-data";
 import * as pulumi from "@pulumi/pulumi";
 import { secretsDigest, storeSecretsForDigest } from "../../components/apps/app-health";
 import { SpinAppArgs } from "../../components/apps/spin-app-args";
-import { SPIN_RUNTIME_CONFIG_ARG } from "../../provisioning/jobs/spin-runtime-config";
+import { libsqlTokenItem, SPIN_RUNTIME_CONFIG_ARG } from "../../provisioning/jobs/spin-runtime-config";
+import { AwsAppStores } from "../../components/aws/app-stores";
 import { appDataRoot, storeDataCommands } from "../../provisioning/local/app-data";
 import { fakeCloud } from "../harness/fake-cloud";
 import { evaluateStack, isSecretInput, lastRegistered, MockRun, ofType, unwrapSecrets } from "../harness/mocks";
@@ -38,11 +39,42 @@ describe("SpinApp stores", () => {
         assert.ok(!JSON.stringify(task).includes("libsql-s3cret"), "no token in the jobspec");
     });
 
-    it("AWS: a SQLite database without a libSQL server is refused before anything of the app registers", async () => {
-        await assert.rejects(evaluateStack("unit", () => {
-            new SpinApp("stateful", { cloud: fakeCloud(), source: STATEFUL });
+    it("AWS: a SQLite database on a cloud built without it is refused, naming the way to declare it, before anything of the app registers", async () => {
+        for (const databases of [undefined, [{ app: "other", label: "default" }]]) {
+            await assert.rejects(evaluateStack("unit", () => {
+                const cloud = fakeCloud({}, databases ? { libsqlDatabases: databases } : {});
+                new SpinApp("stateful", { cloud, source: STATEFUL });
+                return {};
+            }), /SpinApp stateful stores\.sqlite\.default: (this cloud has no platform libSQL server|the platform libSQL server was not built with this database).*spinCloudProgram\(\{ apps \}\)/);
+            assert.deepStrictEqual(lastRegistered().filter((r) => r.name.startsWith("stateful")).map((r) => r.name), []);
+        }
+    });
+
+    it("AWS: a platform database gets the namespace's URL in the runtime config and its own token in the store Variable; the job waits for the server", async () => {
+        let provided: pulumi.Resource[] = [];
+        let server: pulumi.Resource | undefined;
+        const r = await evaluateStack("unit", () => {
+            const cloud = fakeCloud({}, { libsqlDatabases: [{ app: "stateful", label: "default" }, { app: "other", label: "default" }] });
+            new SpinApp("stateful", { cloud, source: STATEFUL });
+            const stores = cloud.platform.stores as AwsAppStores;
+            server = stores.libsql;
+            // The mocks record no dependencies; the provider hands the server to the job's dependsOn.
+            const checked = { keyValue: [], sqlite: [{ label: "default", args: { backend: "libsql" as const, retainOnDelete: true } }] };
+            provided = stores.provision("other", "app-other", checked, cloud.platform.nomad, stores).resources;
             return {};
-        }), /SpinApp stateful: .*sqlite/i);
+        });
+        const task = jobOf(r, "stateful").TaskGroups[0].Tasks[0];
+        const config = task.Templates.find((t: { DestPath: string }) => t.DestPath.endsWith("spin-runtime-config.toml")).EmbeddedTmpl as string;
+        assert.match(config, /\[sqlite_database\.default\]\s+type = "libsql"\s+url = "http:\/\/stateful-default\.libsql\.service\.consul:8090"/);
+        const [variable] = ofType(r, "nomad:index/variable:Variable").filter((v) => v.name === "stateful-stores");
+        assert.ok(isSecretInput(variable.inputs.items));
+        const items = unwrapSecrets(variable.inputs.items) as Record<string, string>;
+        const token = items[libsqlTokenItem("default")];
+        const [, payload] = token.split(".");
+        assert.deepStrictEqual(JSON.parse(Buffer.from(payload, "base64url").toString()), { id: "stateful-default", a: "rw" });
+        assert.ok(!JSON.stringify(ofType(r, "nomad:index/job:Job").map((j) => j.inputs)).includes(token), "no token in any jobspec");
+        assert.ok(server !== undefined && provided.includes(server), "the app's job waits for the LibsqlServer");
+        assert.deepStrictEqual(ofType(r, "spin-cloud:platform:LibsqlServer").map((x) => x.name), ["fake-app-stores-libsql"]);
     });
 
     it("an app without stores gets no table, no key and no runtime config", async () => {

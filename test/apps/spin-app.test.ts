@@ -1,7 +1,7 @@
 /** SpinApp under mocks: what one app registers, and every bad argument stopped before registration. */
 import * as assert from "assert";
 import * as path from "path";
-import { EXAMPLE_APP_DIR, spinCloudProgram } from "../../components/program";
+import { EXAMPLE_APP_DIR } from "../../components/program";
 import { SpinApp, SpinAppArgs } from "../../components/apps/spin-app";
 import { SpinCloud } from "../../components/aws/spin-cloud";
 import { readSpinApp } from "../../components/apps/manifest";
@@ -10,6 +10,7 @@ import { spinAppRouteRouterName } from "../../provisioning/jobs/spin-app-routing
 import { AppCloud } from "../../components/platform/app-platform";
 import { fakeCloud } from "../harness/fake-cloud";
 import { MockRun, evaluateStack, isSecretInput, lastRegistered, ofType } from "../harness/mocks";
+import { shippedStack } from "../harness/shipped-stacks";
 import { assertValidNomadJob } from "../harness/nomad-job-schema";
 import { ROOT } from "../harness/stack-config";
 
@@ -27,7 +28,7 @@ function appResources(r: MockRun | readonly { urn: string; name: string; type: s
 
 describe("SpinApp", () => {
     it("dev stack: pushes apps/hello to Bindle as a signed bindle and runs it behind a path prefix", async () => {
-        const r = await evaluateStack("dev", spinCloudProgram);
+        const r = await shippedStack("dev");
         const pkg = readSpinApp(path.join(ROOT, EXAMPLE_APP_DIR));
         const [push] = r.resources.filter((x) => x.name === "hello-bindle");
         assert.match(String(push.inputs.serverUrl), /^https:\/\/.+:8085\/v1$/);

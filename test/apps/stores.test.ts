@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { readSpinApp } from "../../components/apps/manifest";
-import { checkedAppStores } from "../../components/apps/stores";
+import { checkedAppStores, isPlatformLibsql } from "../../components/apps/stores";
 
 const HELLO = path.join(__dirname, "..", "fixtures", "apps", "hello");
 
@@ -58,15 +58,26 @@ describe("app stores from spin.toml", () => {
         assert.equal(checkedAppStores("shop", { keyValue: [], sqlite: ["orders"] }, { sqlite: { orders: { backend: "libsql", url: "https://db", token: "t" } } }, "aws").accessKeyGeneration, undefined);
     });
 
-    it("refuses an undeclared store, a backend or option of the other target, and SQLite on AWS without a server", () => {
+    it("AWS SQLite defaults to the platform libSQL server; a server of your own takes url and token", () => {
+        const declared = { keyValue: [], sqlite: ["orders"] };
+        const platform = checkedAppStores("shop", declared, undefined, "aws").sqlite[0];
+        assert.deepStrictEqual(platform, { label: "orders", args: { backend: "libsql", retainOnDelete: true } });
+        assert.ok(isPlatformLibsql(platform.args));
+        const own = checkedAppStores("shop", declared, { sqlite: { orders: { url: "https://db.internal", token: "t" } } }, "aws").sqlite[0];
+        assert.strictEqual(isPlatformLibsql(own.args), false);
+        assert.strictEqual(checkedAppStores("shop", declared, undefined, "local").sqlite[0].args.backend, "spin");
+    });
+
+    it("refuses an undeclared store, a backend or option of the other target, and half a libSQL server", () => {
         const declared = { keyValue: ["default"], sqlite: ["orders"] };
         const bad: [() => unknown, RegExp][] = [
             [() => checkedAppStores("shop", declared, { keyValue: { carts: { backend: "spin" } } }, "local"), /SpinApp shop: stores\.keyValue\.carts is "carts"; the manifest declares no such label in any component's key_value_stores \(declared: default\)/],
             [() => checkedAppStores("shop", declared, { keyValue: { default: { backend: "aws_dynamo" } } }, "local"), /stores\.keyValue\.default\.backend is "aws_dynamo"; is a aws backend; on local use spin/],
             [() => checkedAppStores("shop", declared, { keyValue: { default: { consistentRead: true } } as never }, "local"), /stores\.keyValue\.default\.consistentRead is true; is not an option of the spin backend/],
             [() => checkedAppStores("shop", declared, { keyValue: { default: { backend: "spin" } } }, "aws"), /backend is "spin"; is a local backend; on aws use aws_dynamo/],
-            [() => checkedAppStores("shop", declared, undefined, "aws"), /stores\.sqlite\.orders\.backend is undefined; aws has no default sqlite backend/],
-            [() => checkedAppStores("shop", declared, { sqlite: { orders: { backend: "libsql" } as never } }, "aws"), /a libsql database needs url and token/],
+            [() => checkedAppStores("shop", declared, { sqlite: { orders: { backend: "libsql", url: "https://db" } } }, "aws"), /stores\.sqlite\.orders is \["backend","url"\]; a libsql database takes url and token together \(a server you run\), or neither/],
+            [() => checkedAppStores("shop", declared, { sqlite: { orders: { token: "t" } } }, "aws"), /takes url and token together/],
+            [() => checkedAppStores("shop", declared, { sqlite: { orders: { retainOnDelete: false } } }, "aws"), /stores\.sqlite\.orders\.retainOnDelete is false; the platform libSQL server never deletes a database/],
             [() => checkedAppStores("shop", declared, { keyValue: { default: { retainOnDelete: "no" as never } } }, "aws"), /retainOnDelete is "no"; must be a boolean/],
             [() => checkedAppStores("shop", { keyValue: ["b@d"], sqlite: [] }, undefined, "local"), /store label "b@d" is refused by Spin/],
             [() => checkedAppStores("shop", declared, { keyValue: { default: { deletionProtection: true } } as never }, "local"), /deletionProtection is true; is not an option of the spin backend \(backend, retainOnDelete\); it is an option of the aws_dynamo backend \(aws\)/],

@@ -9,7 +9,6 @@ import { readFileSync, rmSync, writeFileSync } from "fs";
 import * as path from "path";
 import { gunzipSync } from "zlib";
 import { parse } from "yaml";
-import { spinCloudProgram } from "../../components/program";
 import { NOMAD_SHARED_VOLUME_DROP_IN, nodeFiles, USER_DATA_BUDGET_BYTES, USER_DATA_LIMIT_BYTES } from "../../provisioning/aws/cloud-init";
 import { BINDLE_CLIENT_REQUIREMENTS } from "../../provisioning/jobs/bindle-job";
 import { NODE_LAYOUT } from "../../provisioning/agents/node-layout";
@@ -17,7 +16,8 @@ import { nodeEnvEntries, resolveSharedVolume } from "../../provisioning/aws/node
 import { nomadAgentConfig, renderNomadAgentConfig } from "../../provisioning/agents/nomad-config";
 import { ClientNode, NodeProvisioning } from "../../provisioning/types";
 import { SAMPLE_CLIENT, SAMPLE_LOCAL_CLIENT, SAMPLE_SERVER } from "../fixtures/nodes";
-import { evaluateStack, ofType } from "../harness/mocks";
+import { ofType } from "../harness/mocks";
+import { shippedStack } from "../harness/shipped-stacks";
 import {
     bootstrap, FAKE_EFS_ADDRESS, FAKE_FSTAB, fileMode, INSTALL, installBox, runBootstrap, runInstall, sandbox, Sandbox, stateLog,
 } from "../harness/script-sandbox";
@@ -293,7 +293,7 @@ describe("user data: the shared volume", function () {
     });
 
     it("SpinCloud's clients mount Bindle's EFS volume: their launch template's user data says so and is valid", async () => {
-        const r = await evaluateStack("dev", spinCloudProgram);
+        const r = await shippedStack("dev");
         const [template] = ofType(r, "aws:ec2/launchTemplate:LaunchTemplate");
         const userData = gunzipSync(Buffer.from(template.inputs.userData as string, "base64")).toString("utf8");
         const env = writtenFiles(userData).get(NODE_LAYOUT.envFile)!;

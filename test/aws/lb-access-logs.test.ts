@@ -1,12 +1,12 @@
 /** loadBalancerProtection: deletion protection and access logs on both load balancers (prod), none on dev. */
 import * as assert from "assert";
 import { accessLogsPolicy } from "../../components/aws/lb-access-logs";
-import { spinCloudProgram } from "../../components/program";
-import { evaluateStack, ofType } from "../harness/mocks";
+import { ofType } from "../harness/mocks";
+import { shippedStack } from "../harness/shipped-stacks";
 
 describe("load balancer protection", () => {
     it("prod: both load balancers keep deletion protection and log to the one encrypted, private bucket", async () => {
-        const r = await evaluateStack("prod", spinCloudProgram);
+        const r = await shippedStack("prod");
         const [bucket] = ofType(r, "aws:s3/bucket:Bucket");
         assert.ok(bucket, "a log bucket");
         const lbs = ofType(r, "aws:lb/loadBalancer:LoadBalancer");
@@ -24,7 +24,7 @@ describe("load balancer protection", () => {
     });
 
     it("dev (the default): neither, so the stack destroys cleanly", async () => {
-        const r = await evaluateStack("dev", spinCloudProgram);
+        const r = await shippedStack("dev");
         assert.deepStrictEqual(ofType(r, "aws:s3/bucket:Bucket"), []);
         for (const lb of ofType(r, "aws:lb/loadBalancer:LoadBalancer")) {
             assert.strictEqual(lb.inputs.enableDeletionProtection, undefined);

@@ -6,12 +6,10 @@
  * (stateful, allow-only, union of rules; "Security group rules" in the VPC user guide).
  */
 import * as assert from "assert";
-import { spinCloudProgram } from "../../components/program";
 import { cidrContains, parseIpv4Cidr, planSubnets } from "../../components/settings/cidr";
-import { MockRun, evaluateStack, ofType } from "../harness/mocks";
+import { MockRun, ofType } from "../harness/mocks";
+import { shippedStack } from "../harness/shipped-stacks";
 
-/** The example app registers Bindle and Nomad resources only, no security-group rule: leave it out. */
-const AWS_ONLY = { config: { exampleApp: "false" } };
 import { TEST_OPERATOR_CIDRS } from "../harness/stack-config";
 
 type Endpoint = "internet" | "operator" | "publicLb" | "operatorLb" | "server" | "client" | "efs";
@@ -127,7 +125,7 @@ describe("network flows of the platform", () => {
         describe(`stack ${stack}`, () => {
             let firewall: Firewall;
             before(async () => {
-                const run = await evaluateStack(stack, spinCloudProgram, AWS_ONLY);
+                const run = await shippedStack(stack, { exampleApp: false });
                 const [vpc] = ofType(run, "aws:ec2/vpc:Vpc");
                 firewall = new Firewall(run, vpc.inputs.cidrBlock as string);
             });

@@ -5,13 +5,13 @@
  * servers' one certificate names no private IP.
  */
 import * as assert from "assert";
-import { spinCloudProgram } from "../../components/program";
-import { evaluateStack, ofType, unwrapSecrets } from "../harness/mocks";
+import { ofType, unwrapSecrets } from "../harness/mocks";
+import { shippedStack } from "../harness/shipped-stacks";
 
 describe("published URLs", () => {
     for (const stack of ["dev", "prod"]) {
         it(`are named by a certificate of the cluster CA (${stack})`, async () => {
-            const run = await evaluateStack(stack, spinCloudProgram, { config: { exampleApp: "false" } });
+            const run = await shippedStack(stack, { exampleApp: false });
             const names = new Set(ofType(run, "tls:index/certRequest:CertRequest").flatMap((r) => {
                 const inputs = unwrapSecrets(r.inputs) as { dnsNames?: string[]; ipAddresses?: string[] };
                 return [...(inputs.dnsNames ?? []), ...(inputs.ipAddresses ?? [])];

@@ -10,11 +10,10 @@
  * decision here.
  */
 import * as assert from "assert";
-import { spinCloudProgram } from "../../components/program";
-import { MockResource, MockRun, evaluateStack } from "../harness/mocks";
+import * as path from "path";
+import { MockResource, MockRun } from "../harness/mocks";
+import { shippedStack, statefulStack } from "../harness/shipped-stacks";
 
-/** The example app registers Bindle and Nomad resources only, none of AWS: leave it out. */
-const AWS_ONLY = { config: { exampleApp: "false" } };
 
 interface NameRule {
     /** The input that carries the physical name. */
@@ -45,6 +44,10 @@ const NAMED: Record<string, NameRule> = {
     "aws:ssm/parameter:Parameter": { field: "name", max: 2048, autonamed: false },
     // S3: bucket names 3-63 characters; bucketPrefix at most 37 (@pulumi/aws s3/bucket.d.ts).
     "aws:s3/bucket:Bucket": { field: "bucket", max: 63, prefixMax: 37, prefixField: "bucketPrefix", autonamed: true },
+    // IAM user names: at most 64 (IAM CreateUser UserName); DynamoDB tables 3-255 (CreateTable TableName).
+    "aws:iam/user:User": { field: "name", max: 64, autonamed: true },
+    "aws:iam/userPolicy:UserPolicy": { field: "name", max: 128, prefixMax: 100, autonamed: true },
+    "aws:dynamodb/table:Table": { field: "name", max: 255, autonamed: true },
 };
 
 /** Types with no name of their own (ID assigned by AWS). */
@@ -61,7 +64,9 @@ const UNNAMED = new Set([
     // A bucket's configuration resources are named by the bucket they configure.
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-    "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:s3/bucketPolicy:BucketPolicy", "aws:s3/bucketVersioning:BucketVersioning",
+    // Its id is the access key id AWS assigns.
+    "aws:iam/accessKey:AccessKey",
 ]);
 
 /** The name AWS will see: the explicit one, the longest a prefix can make, or the autoname. */
@@ -109,14 +114,21 @@ export function nameProblems(run: MockRun): string[] {
 describe("physical names of AWS resources", () => {
     for (const stack of ["dev", "prod"]) {
         it(`fit their type's limit in the shipped ${stack} stack`, async () => {
-            const run = await evaluateStack(stack, spinCloudProgram, AWS_ONLY);
+            const run = await shippedStack(stack, { exampleApp: false });
             assert.ok(run.resources.some((r) => r.type === "aws:lb/targetGroup:TargetGroup"), "no target group registered");
             assert.deepStrictEqual(nameProblems(run), []);
         });
     }
 
+    it("fit in a dev stack with a stateful app (its DynamoDB tables and IAM user, the platform libSQL server's bucket and writer)", async () => {
+        const stateful = path.join(__dirname, "..", "fixtures", "apps", "stateful");
+        const run = await statefulStack("dev");
+        assert.ok(run.resources.some((r) => r.type === "aws:s3/bucketVersioning:BucketVersioning"), "the libSQL backup bucket is registered");
+        assert.deepStrictEqual(nameProblems(run), []);
+    });
+
     it("names every target group with a prefix of at most 6 characters, distinct per target group", async () => {
-        const run = await evaluateStack("dev", spinCloudProgram, AWS_ONLY);
+        const run = await shippedStack("dev", { exampleApp: false });
         const groups = run.resources.filter((r) => r.type === "aws:lb/targetGroup:TargetGroup");
         assert.strictEqual(groups.length, 5);
         const prefixes = groups.map((g) => g.inputs.namePrefix as string);

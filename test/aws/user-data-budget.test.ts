@@ -4,14 +4,14 @@
  * would not: provisioning/aws/cloud-init.ts and README "Operating notes".
  */
 import * as assert from "assert";
-import { spinCloudProgram } from "../../components/program";
 import { USER_DATA_BUDGET_BYTES } from "../../provisioning/aws/cloud-init";
-import { evaluateStack, ofType } from "../harness/mocks";
+import { ofType } from "../harness/mocks";
+import { shippedStack } from "../harness/shipped-stacks";
 
 describe("user data budget of the shipped stacks", () => {
     for (const stack of ["dev", "prod"]) {
         it(`keeps every node of ${stack} at or under ${USER_DATA_BUDGET_BYTES} bytes decoded`, async () => {
-            const run = await evaluateStack(stack, spinCloudProgram, { config: { exampleApp: "false" } });
+            const run = await shippedStack(stack, { exampleApp: false });
             const sizes = [
                 ...ofType(run, "aws:ec2/instance:Instance").map((i) => [i.name, Buffer.from(i.inputs.userDataBase64 as string, "base64").length] as const),
                 ...ofType(run, "aws:ec2/launchTemplate:LaunchTemplate").map((t) => [t.name, Buffer.from(t.inputs.userData as string, "base64").length] as const),

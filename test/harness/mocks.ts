@@ -34,6 +34,8 @@ export interface MockRun {
     /** Every secret value a mock provider invented (keys, tokens, private keys). */
     readonly secretValues: string[];
     readonly calls: { token: string; inputs: Record<string, unknown> }[];
+    /** URN → the id the mock monitor gave it, read right after the run (the monitor is reset by the next one). */
+    readonly ids?: Readonly<Record<string, string | null>>;
 }
 
 function digest(text: string, length = 64): string {
@@ -175,7 +177,8 @@ export async function evaluateStack(stack: string, program: () => Record<string,
         throw error;
     }
     await settings.waitForRPCs();
-    const urns: string[] = [...settings.getMonitor().resources.keys()];
+    const monitored = settings.getMonitor().resources as Map<string, { id: string | null }>;
+    const urns: string[] = [...monitored.keys()];
     for (const resource of recorder.resources) {
         resource.urn = urns.find((urn) => urn.endsWith(`${resource.type}::${resource.name}`)) ?? "";
     }
@@ -185,6 +188,7 @@ export async function evaluateStack(stack: string, program: () => Record<string,
         outputs: (outputs ?? {}) as Record<string, unknown>,
         secretValues: [...recorder.secretValues],
         calls: [...recorder.calls],
+        ids: Object.fromEntries([...monitored].map(([urn, r]) => [urn, r.id])),
     };
 }
 

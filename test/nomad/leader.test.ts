@@ -14,7 +14,7 @@ import {
 } from "../../components/nomad/leader";
 import { LoopbackPki, makeLoopbackPki } from "../aws/loopback-pki";
 import { evaluateStack, isSecretInput } from "../harness/mocks";
-import { spinCloudProgram } from "../../components/program";
+import { shippedStack } from "../harness/shipped-stacks";
 
 const ADDRESS = "https://nomad.example:4646";
 const noSleep = async () => undefined;
@@ -263,7 +263,7 @@ describe("NomadLeader over HTTPS (server on 127.0.0.1)", () => {
     });
 
     it("is handed the management token on AWS, so jobs wait for the ACL bootstrap", async () => {
-        const run = await evaluateStack("dev", spinCloudProgram, { config: { exampleApp: "false" } });
+        const run = await shippedStack("dev", { exampleApp: false });
         const gate = run.resources.find((r) => r.name === "spin-cloud-nomad-leader")!;
         assert.ok(isSecretInput(gate.inputs.token), "the token is a secret input");
         const nomadToken = run.resources.find((r) => r.name === "spin-cloud-secrets-nomad-management-token")!;

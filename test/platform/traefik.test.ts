@@ -143,11 +143,11 @@ describe("traefik Nomad job", () => {
         assert.equal(dashboard.PortLabel, "dashboard");
         const labels = new Set(group.Networks?.[0].ReservedPorts?.map((p) => p.Label));
         for (const service of group.Services ?? []) {
-            assert.ok(labels.has(service.PortLabel), service.Name);
+            assert.ok(labels.has(service.PortLabel ?? ""), service.Name);
             assert.ok((service.Checks ?? []).length > 0, `${service.Name} has a check`);
             for (const check of service.Checks ?? []) {
                 assert.ok(check.Interval > 0 && check.Timeout > 0 && check.Timeout < check.Interval);
-                assert.ok(labels.has(check.PortLabel ?? service.PortLabel));
+                assert.ok(labels.has(check.PortLabel ?? service.PortLabel ?? ""));
             }
         }
         assert.ok(!(group.Services ?? []).some((s) => (s.Tags ?? []).some((t) => t.startsWith("traefik."))), "Traefik does not route to itself");

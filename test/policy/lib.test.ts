@@ -19,7 +19,7 @@ import { enablesRawExec } from "../../policy/lib/agent-config";
 import { ruleBranches } from "../../policy/lib/traefik-rule";
 import { userDataParts } from "../../policy/lib/user-data-parts";
 import { mimeMultipart } from "../fixtures/policy/registered";
-import { grantsDynamo, iamWildcardMatch, isDynamoAction, policyStatements, tableOfArn, UNKNOWN_STRING } from "../../policy/lib/iam-policy";
+import { grantsDynamo, grantsService, iamWildcardMatch, isDynamoAction, isEveryServiceAction, namesEveryBucket, policyStatements, tableOfArn, UNKNOWN_STRING } from "../../policy/lib/iam-policy";
 import { UNKNOWN } from "../fixtures/policy/harness";
 
 describe("policy helpers", () => {
@@ -181,5 +181,16 @@ describe("policy helpers", () => {
         assert.equal(tableOfArn("arn:aws-us-gov:dynamodb:us-gov-west-1:1:table/t/index/by-x"), "t");
         assert.equal(tableOfArn("arn:aws:kms:eu-west-1:1:key/k"), undefined);
         assert.equal(UNKNOWN_STRING, UNKNOWN, "the preview placeholder the harness (and @pulumi/policy) uses");
+    });
+
+    it("tell S3 grants, every-S3-action patterns and resources that reach every bucket", () => {
+        const [s3, kms] = policyStatements({ Statement: [{ Effect: "Allow", Action: "S3:Get*", Resource: "*" }, { Effect: "Allow", Action: "kms:Decrypt", Resource: "*" }] })!;
+        assert.ok(grantsService(s3, "s3") && !grantsService(kms, "s3"));
+        assert.ok(!grantsService({ ...kms, notAction: true, actions: ["s3:*"] }, "s3"), "NotAction s3:* leaves no S3 action");
+        assert.ok(grantsService({ ...kms, notAction: true, actions: ["iam:*"] }, "s3"));
+        for (const a of ["*", "s3:*", "S3:*"]) assert.ok(isEveryServiceAction(a, "s3"), a);
+        for (const a of ["s3:Get*", "s3:*Object", "dynamodb:*"]) assert.ok(!isEveryServiceAction(a, "s3"), a);
+        for (const r of ["*", "arn:aws:s3:::*", "arn:aws:s3:::*/*", "arn:*:s3:::*", "arn:aws:s3:*", "arn:aws-cn:s3:::*/logs/*", "arn:aws:*"]) assert.ok(namesEveryBucket(r), r);
+        for (const r of ["arn:aws:s3:::spin-cloud-libsql-*", "arn:aws:s3:::spin-cloud-libsql-x/*", "arn:aws:s3:::b", "arn:aws:kms:eu-west-1:1:key/*"]) assert.ok(!namesEveryBucket(r), r);
     });
 });

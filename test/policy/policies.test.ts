@@ -7,11 +7,11 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { spinCloudProgram } from "../../components/program";
 import { DEFAULTS } from "../../policy/policies/config";
 import { PACK_NAME, POLICIES } from "../../policy/policies";
 import { PROGRAM_GAPS } from "../fixtures/policy/program-gaps";
-import { evaluateStack } from "../harness/mocks";
+import { registeredWithLibsql } from "../fixtures/policy/registered";
+import { shippedStack } from "../harness/shipped-stacks";
 import { compileStrict, describeErrors } from "../harness/schemas";
 import { loadStackConfig, ROOT, shippedStacks, stackTarget } from "../harness/stack-config";
 import { inputsOf, merge, outputsOf, PolicyRun, runResourcePolicies, runStackPolicies } from "../fixtures/policy/harness";
@@ -35,7 +35,7 @@ const JOB_POLICIES = [
 ];
 
 async function policyRun(stack: string): Promise<PolicyRun> {
-    const registered = await evaluateStack(stack, spinCloudProgram);
+    const registered = await shippedStack(stack);
     const inputs = inputsOf(registered);
     const outputs = outputsOf(registered);
     const stackConfig = loadStackConfig(stack);
@@ -67,6 +67,28 @@ describe("policy pack over the shipped stacks", () => {
                 assert.deepStrictEqual(expected.filter((p) => !run.applied.has(p)), [],
                     `not applicable: ${JSON.stringify([...run.notApplicable.entries()].filter(([p]) => expected.includes(p)))}`);
             });
+        });
+    }
+});
+
+/** The S3 policies: the shipped stacks build a bucket only in prod (load balancer logs), so a stack with a libSQL server checks them too. */
+const BUCKET_POLICIES = ["s3-bucket-public-access-blocked", "s3-bucket-encrypted", "libsql-backups-durable", "s3-access-names-buckets"];
+
+describe("policy pack over a shipped stack running an app with a SQLite database (platform libSQL server)", function () {
+    this.timeout(120000);
+    for (const stack of ["dev", "prod"] as const) {
+        it(`${stack}: no violation but the known program gaps, the libSQL backup bucket and its writer checked`, async () => {
+            const s = await registeredWithLibsql(stack);
+            const run = merge(await runResourcePolicies(POLICIES, s.inputs, stack, {}, s.stackConfig),
+                await runStackPolicies(POLICIES, s.outputs, stack, {}, s.stackConfig));
+            const report = run.violations.map((v) => `  [${v.level}] ${v.policy}: ${v.message}`).join("\n");
+            const gaps = PROGRAM_GAPS[stack] ?? [];
+            assert.deepStrictEqual(run.violations.filter((v) => !(v.level === "advisory" && gaps.includes(v.policy))), [], report);
+            const buckets = s.outputs.filter((r) => r.type === "aws:s3/bucket:Bucket");
+            assert.deepStrictEqual(buckets.map((b) => (b.props.tags as Record<string, string>)["spin-cloud:role"] ?? "none").sort(),
+                stack === "prod" ? ["libsql-backups", "none"] : ["libsql-backups"], "the libSQL backup bucket (and prod's load balancer logs bucket)");
+            assert.ok(s.inputs.some((r) => r.type === "aws:iam/userPolicy:UserPolicy" && String(r.props.policy).includes("s3:PutObject")), "the libSQL writer's S3 grant");
+            assert.deepStrictEqual(BUCKET_POLICIES.filter((p) => !run.applied.has(p)), []);
         });
     }
 });

@@ -1,18 +1,20 @@
 /**
  * The policy pack over fixtures built from what the program registers (shipped stacks under
- * mocks, and two stateful apps for the store policies; one thing changed per case), and the
+ * mocks, two stateful apps for the store policies, a stack with a libSQL server for the S3 ones;
+ * one thing changed per case), and the
  * pack-wide coverage checks over both corpora: every policy fires on some bad fixture and runs to
  * completion on some good one.
  */
 import { strict as assert } from "assert";
 import { POLICIES } from "../../policy/policies";
 import { AWS_CASES } from "../fixtures/policy/cases-aws";
+import { BUCKETS_CASES, BucketsCase } from "../fixtures/policy/cases-buckets";
 import { JOB_CASES } from "../fixtures/policy/cases-jobs";
 import { NETWORK_CASES } from "../fixtures/policy/cases-network";
 import { REGISTERED_CASES, RegisteredCase } from "../fixtures/policy/cases-registered";
 import { PolicyCase, PolicyRun, runCase } from "../fixtures/policy/harness";
 import { PROGRAM_GAPS } from "../fixtures/policy/program-gaps";
-import { registered } from "../fixtures/policy/registered";
+import { registered, registeredWithLibsql } from "../fixtures/policy/registered";
 import { STORES_CASES, StoresCase } from "../fixtures/policy/cases-stores";
 import { registeredStores } from "../fixtures/policy/stores";
 
@@ -27,6 +29,11 @@ async function storesPolicyCase(c: StoresCase): Promise<PolicyCase> {
     const program = await registered(c.from);
     const stores = await registeredStores(c.from);
     return { ...c, stack: c.from, resources: c.build(stores, program), stackConfig: { ...program.stackConfig, ...c.stackConfig } };
+}
+
+async function bucketsPolicyCase(c: BucketsCase): Promise<PolicyCase> {
+    const s = await registeredWithLibsql(c.from);
+    return { ...c, stack: c.from, resources: c.build(s), stackConfig: { ...s.stackConfig, ...c.stackConfig } };
 }
 
 function assertCase(c: PolicyCase, run: PolicyRun): void {
@@ -58,6 +65,18 @@ describe("policy pack over registered resources, one thing changed", function ()
             assertCase(policyCase, await runCase(POLICIES, policyCase));
         });
     }
+    for (const c of BUCKETS_CASES) {
+        it(`${c.from} + a libSQL server: ${c.title} -> ${c.expect.length > 0 ? c.expect.join(" + ") : "no violation"}`, async () => {
+            const policyCase = await bucketsPolicyCase(c);
+            const run = await runCase(POLICIES, policyCase);
+            assertCase(policyCase, run);
+            if (c.violations !== undefined) {
+                const gaps = PROGRAM_GAPS[c.from] ?? [];
+                const got = run.violations.filter((v) => !(v.level === "advisory" && gaps.includes(v.policy))).map((v) => [v.policy, v.message]);
+                assert.deepStrictEqual(got.sort(), c.violations.map((v) => [...v]).sort());
+            }
+        });
+    }
 });
 
 describe("policy pack coverage (static and registered fixtures)", function () {
@@ -70,6 +89,9 @@ describe("policy pack coverage (static and registered fixtures)", function () {
         }
         for (const c of STORES_CASES) {
             all.push(await storesPolicyCase(c));
+        }
+        for (const c of BUCKETS_CASES) {
+            all.push(await bucketsPolicyCase(c));
         }
     });
 

@@ -8,6 +8,7 @@ import { spinCloudProgram } from "../../components/program";
 import { SETTINGS } from "../../components/settings/config";
 import { SECRET_PARAMETERS } from "../../provisioning/agents/secrets";
 import { MockResource, MockRun, evaluateStack, isSecretInput, lastRegistered, ofType } from "../harness/mocks";
+import { shippedStack } from "../harness/shipped-stacks";
 import { loadStackConfig, shippedStacks, stackTarget } from "../harness/stack-config";
 import { setByStack } from "../../components/settings/project-config";
 import { assertValidNomadJob } from "../harness/nomad-job-schema";
@@ -20,7 +21,7 @@ const runs = new Map<string, MockRun>();
 
 async function run(stack: string): Promise<MockRun> {
     if (!runs.has(stack)) {
-        runs.set(stack, await evaluateStack(stack, spinCloudProgram));
+        runs.set(stack, await shippedStack(stack));
     }
     return runs.get(stack)!;
 }

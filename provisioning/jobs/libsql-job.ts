@@ -1,0 +1,253 @@
+/**
+ * The `libsql` Nomad job (AWS): the platform's libSQL server, one sqld (count 1: one writer) on a
+ * `spin` client under `exec`, from the pinned release archive (versions.ts LIBSQL_SERVER), and its
+ * `libsql-namespaces` sidecar (libsql-namespaces.sh). Design, recovery point and costs:
+ * docs/libsql.md.
+ *
+ * - Data: the allocation's `alloc/data` on the client's EBS root volume (local block storage, where
+ *   SQLite's locks and WAL hold; not the EFS volume Bindle uses), kept across updates on the same
+ *   node and moved with the allocation when the old node is still reachable (ephemeral_disk
+ *   `sticky`, `migrate`). The durable copy is bottomless, sqld's continuous S3 backup.
+ * - Namespaces: every app database's namespace is a tag of the `libsql` service (Consul DNS
+ *   `<namespace>.libsql.service.consul`, libsql-databases.ts) and a line of the namespaces item of
+ *   the job's Variable, which the sidecar creates. Adding an app changes the tags and the Variable,
+ *   not a task.
+ * - Secrets (the admin key, the S3 key) reach the tasks through Nomad Variables and templates,
+ *   never the jobspec or an argv.
+ *
+ * sqld flags and env (tursodatabase/libsql libsql-server-v0.24.32, libsql-server/src/main.rs `Cli`):
+ * `--db-path`, `--http-listen-addr`, `--admin-listen-addr` (the admin API, authenticated only
+ * with `LIBSQL_ADMIN_AUTH_KEY`), `--enable-namespaces` and `--disable-default-namespace` (argv
+ * only), `--auth-jwt-key-file` (PEM `PUBLIC KEY` blocks, src/auth/parsers.rs),
+ * `--enable-bottomless-replication`, `--no-welcome`; bottomless/src/replicator.rs
+ * `Options::from_env`: `LIBSQL_BOTTOMLESS_{BUCKET,AWS_DEFAULT_REGION,AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY,DATABASE_ID,ENDPOINT}` (static keys only; the database id is required
+ * with namespaces, lib.rs). `GET /health`: 200 without authentication (src/http/user/mod.rs).
+ * SIGTERM shuts down gracefully, uploading pending WAL frames first.
+ *
+ * Nomad references (hashicorp/nomad v1.6.3 website/content/docs/job-specification/):
+ * ephemeral_disk.mdx (`sticky`, `migrate`), lifecycle.mdx (a poststart sidecar runs beside the
+ * main task for the allocation's life), template.mdx (`nomadVar`, `env`, `change_mode`).
+ */
+import { readFileSync } from "fs";
+import * as path from "path";
+import { JOB_IDS, jobVariablePath, LIBSQL_PORTS, SERVICE_NAMES } from "../platform";
+import { Architecture } from "../types";
+import { libsqlServerArtifact, LIBSQL_SERVER } from "../versions";
+import { minutes, NomadJob, NomadTask, NomadTemplate, renderJobspec, seconds } from "./nomad-api";
+import { NomadTaskLifecycle } from "./bindle-repair";
+import { containerPathOf } from "./bindle-task";
+import { LIBSQL_NAMESPACE_PATTERN } from "./libsql-databases";
+import { clientConstraints } from "./placement";
+import { NOBODY_IDS } from "./spin-runtime-config";
+
+export const LIBSQL_GROUP = "libsql";
+export const LIBSQL_TASKS = { server: "sqld", namespaces: "libsql-namespaces" } as const;
+export const LIBSQL_PORT_LABELS = { http: "http", admin: "admin" } as const;
+/** The service whose script check says every namespace exists (exec chroot: the task dir is `/`). */
+export const LIBSQL_READY_SERVICE = "libsql-namespaces";
+
+/**
+ * The job's Variables: `shared` (every task of the job reads it: the admin key and the namespace
+ * list) and `server` (only the sqld task: the backup bucket's key and the token-verifying keys).
+ */
+export const LIBSQL_VARIABLES = {
+    shared: { path: jobVariablePath(JOB_IDS.libsql), items: { adminKey: "admin_key", namespaces: "namespaces" } },
+    server: {
+        path: `${jobVariablePath(JOB_IDS.libsql)}/${LIBSQL_GROUP}/${LIBSQL_TASKS.server}`,
+        items: { bucket: "backup_bucket", accessKeyId: "backup_access_key_id", secretAccessKey: "backup_secret_access_key", jwtPublicKeys: "jwt_public_keys" },
+    },
+} as const;
+
+/** Template destinations, relative to the task directory. */
+export const LIBSQL_TEMPLATE_PATHS = {
+    env: "secrets/libsql.env",
+    jwtKeys: "secrets/libsql-jwt-keys.pem",
+    namespaces: "local/namespaces.txt",
+    adminHeader: "secrets/admin-auth-header",
+    script: "local/libsql-namespaces.sh",
+    /** Written by the sidecar while every namespace exists (libsql-namespaces.sh). */
+    ready: "local/namespaces.ready",
+} as const;
+
+export const LIBSQL_NAMESPACES_SCRIPT = readFileSync(path.join(__dirname, "libsql-namespaces.sh"), "utf8");
+if (/\{\{|\}\}/.test(LIBSQL_NAMESPACES_SCRIPT)) throw new Error("libsql-namespaces.sh must not contain {{ or }}: Nomad renders it as a template");
+/** Seconds between the sidecar's rounds: a new app's namespace exists at most this long after its Variable changed. */
+export const LIBSQL_NAMESPACES_INTERVAL_SECONDS = 10;
+/** How long sqld keeps running on a client that lost the servers. */
+export const LIBSQL_DISCONNECT_STOP_SECONDS = 30;
+/** Graceful shutdown uploads the last WAL frames (bottomless); the kill timeout leaves it room. */
+export const LIBSQL_KILL_TIMEOUT_SECONDS = 60;
+
+export interface LibsqlResources {
+    readonly cpuMhz: number;
+    readonly memoryMb: number;
+    /** The allocation's disk reservation (ephemeral_disk `size`), where the databases live. */
+    readonly diskMb: number;
+}
+export const LIBSQL_DEFAULT_RESOURCES: LibsqlResources = { cpuMhz: 300, memoryMb: 512, diskMb: 4096 };
+
+export interface LibsqlJobInput {
+    readonly datacenters: readonly string[];
+    readonly architecture: Architecture;
+    /** Every database's namespace (libsql-databases.ts): the service's tags. At least one. */
+    readonly namespaces: readonly string[];
+    /** The bottomless backup: its region and the id that prefixes every namespace's objects. */
+    readonly backup: { readonly region: string; readonly databaseId: string };
+    readonly resources?: Partial<LibsqlResources>;
+}
+
+function fail(field: string, value: unknown, allowed: string): never {
+    throw new Error(`libsql job: ${field} is ${JSON.stringify(value)}; ${allowed}`);
+}
+
+function checked(input: LibsqlJobInput): { namespaces: string[]; resources: LibsqlResources } {
+    if (input.datacenters.length === 0) fail("datacenters", input.datacenters, "at least one datacenter is required");
+    if (input.namespaces.length === 0) fail("namespaces", input.namespaces, "the server is only built for at least one database");
+    const namespaces = [...input.namespaces].sort();
+    namespaces.forEach((ns, i) => {
+        if (!LIBSQL_NAMESPACE_PATTERN.test(ns)) fail(`namespaces[${i}]`, ns, "must be a DNS label (lowercase letters, digits, inner hyphens, at most 63)");
+        if (i > 0 && namespaces[i - 1] === ns) fail(`namespaces[${i}]`, ns, "must be given once");
+    });
+    if (!/^[a-z]{2}(-[a-z]+)+-[0-9]$/.test(input.backup.region)) fail("backup.region", input.backup.region, "must be an AWS region such as eu-west-1");
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(input.backup.databaseId)) fail("backup.databaseId", input.backup.databaseId, "must be 1-63 of [a-z0-9-]");
+    const resources = { ...LIBSQL_DEFAULT_RESOURCES, ...input.resources };
+    for (const [name, value] of Object.entries(resources)) {
+        if (!Number.isSafeInteger(value) || value <= 0) fail(`resources.${name}`, value, "must be a positive integer");
+    }
+    return { namespaces, resources };
+}
+
+const itemOf = (variable: { path: string }, item: string) => `{{ with nomadVar "${variable.path}" }}{{ .${item}.Value | toJSON }}{{ end }}`;
+const rawItemOf = (variable: { path: string }, item: string) => `{{ with nomadVar "${variable.path}" }}{{ .${item}.Value }}{{ end }}`;
+const owner = { Uid: NOBODY_IDS.uid, Gid: NOBODY_IDS.gid };
+
+function serverTask(input: LibsqlJobInput, resources: LibsqlResources): NomadTask {
+    const artifact = libsqlServerArtifact(input.architecture);
+    const { server, shared } = LIBSQL_VARIABLES;
+    const envLine = (name: string, variable: { path: string }, item: string) => `${name}=${itemOf(variable, item)}\n`;
+    const templates: NomadTemplate[] = [
+        {
+            EmbeddedTmpl: envLine("LIBSQL_ADMIN_AUTH_KEY", shared, shared.items.adminKey)
+                + envLine("LIBSQL_BOTTOMLESS_BUCKET", server, server.items.bucket)
+                + envLine("LIBSQL_BOTTOMLESS_AWS_ACCESS_KEY_ID", server, server.items.accessKeyId)
+                + envLine("LIBSQL_BOTTOMLESS_AWS_SECRET_ACCESS_KEY", server, server.items.secretAccessKey),
+            DestPath: LIBSQL_TEMPLATE_PATHS.env, Envvars: true, ChangeMode: "restart", Perms: "400", ...owner,
+        },
+        { EmbeddedTmpl: rawItemOf(server, server.items.jwtPublicKeys), DestPath: LIBSQL_TEMPLATE_PATHS.jwtKeys, ChangeMode: "restart", Perms: "400", ...owner },
+    ];
+    return {
+        Name: LIBSQL_TASKS.server,
+        Driver: "exec",
+        User: "nobody",
+        Artifacts: [{ GetterSource: artifact.url, GetterOptions: { checksum: `sha256:${artifact.sha256}` }, RelativeDest: "local/" }],
+        Config: {
+            command: `local/${artifact.binary}`,
+            args: [
+                "--no-welcome",
+                "--db-path", "${NOMAD_ALLOC_DIR}/data/sqld",
+                "--http-listen-addr", `\${NOMAD_ADDR_${LIBSQL_PORT_LABELS.http}}`,
+                "--admin-listen-addr", `127.0.0.1:${LIBSQL_PORTS.admin}`,
+                "--enable-namespaces",
+                "--disable-default-namespace",
+                "--auth-jwt-key-file", containerPathOf(LIBSQL_TEMPLATE_PATHS.jwtKeys),
+                "--enable-bottomless-replication",
+            ],
+        },
+        Env: {
+            LIBSQL_BOTTOMLESS_AWS_DEFAULT_REGION: input.backup.region,
+            LIBSQL_BOTTOMLESS_DATABASE_ID: input.backup.databaseId,
+            RUST_LOG: "info",
+        },
+        Templates: templates,
+        Resources: { CPU: resources.cpuMhz, MemoryMB: resources.memoryMb },
+        KillSignal: "SIGTERM",
+        KillTimeout: seconds(LIBSQL_KILL_TIMEOUT_SECONDS),
+    };
+}
+
+function namespacesTask(): NomadTask & { Lifecycle: NomadTaskLifecycle } {
+    const { shared } = LIBSQL_VARIABLES;
+    const inTask = containerPathOf;
+    return {
+        Name: LIBSQL_TASKS.namespaces,
+        Driver: "exec",
+        User: "nobody",
+        Lifecycle: { Hook: "poststart", Sidecar: true },
+        Config: {
+            command: "/bin/sh",
+            args: [inTask(LIBSQL_TEMPLATE_PATHS.script), `http://127.0.0.1:${LIBSQL_PORTS.admin}`, inTask(LIBSQL_TEMPLATE_PATHS.namespaces),
+                inTask(LIBSQL_TEMPLATE_PATHS.adminHeader), String(LIBSQL_NAMESPACES_INTERVAL_SECONDS), inTask(LIBSQL_TEMPLATE_PATHS.ready)],
+        },
+        Templates: [
+            { EmbeddedTmpl: LIBSQL_NAMESPACES_SCRIPT, DestPath: LIBSQL_TEMPLATE_PATHS.script, ChangeMode: "noop", Perms: "0444" },
+            // noop: the script re-reads the list every round (a restart would gain nothing).
+            { EmbeddedTmpl: rawItemOf(shared, shared.items.namespaces), DestPath: LIBSQL_TEMPLATE_PATHS.namespaces, ChangeMode: "noop", Perms: "0444" },
+            { EmbeddedTmpl: `Authorization: Basic ${rawItemOf(shared, shared.items.adminKey)}\n`, DestPath: LIBSQL_TEMPLATE_PATHS.adminHeader, ChangeMode: "noop", Perms: "400", ...owner },
+        ],
+        Resources: { CPU: 50, MemoryMB: 32 },
+        // Never `fail`: a failed sidecar makes Nomad kill sqld too (client/allocrunner/alloc_runner.go).
+        RestartPolicy: { Attempts: 3, Interval: minutes(5), Delay: seconds(15), Mode: "delay" },
+    };
+}
+
+export function libsqlJob(input: LibsqlJobInput): NomadJob {
+    const { namespaces, resources } = checked(input);
+    return {
+        ID: JOB_IDS.libsql,
+        Name: JOB_IDS.libsql,
+        Type: "service",
+        Datacenters: [...input.datacenters],
+        Constraints: clientConstraints(input.architecture),
+        Meta: { libsql_server_version: LIBSQL_SERVER.version },
+        TaskGroups: [{
+            Name: LIBSQL_GROUP,
+            // One writer: two sqld on one database would diverge (each restores and writes on its own).
+            Count: 1,
+            Networks: [{
+                Mode: "host",
+                ReservedPorts: [{ Label: LIBSQL_PORT_LABELS.http, Value: LIBSQL_PORTS.http }, { Label: LIBSQL_PORT_LABELS.admin, Value: LIBSQL_PORTS.admin }],
+            }],
+            EphemeralDisk: { SizeMB: resources.diskMb, Sticky: true, Migrate: true },
+            // A client cut off from the servers stops sqld, so the replacement the servers place
+            // elsewhere is not a second writer for long (reconciler: a lost allocation is replaced
+            // without waiting for it to stop; group.mdx stop_after_client_disconnect).
+            StopAfterClientDisconnect: seconds(LIBSQL_DISCONNECT_STOP_SECONDS),
+            Services: [{
+                Name: SERVICE_NAMES.libsql,
+                PortLabel: LIBSQL_PORT_LABELS.http,
+                Provider: "consul",
+                Tags: namespaces,
+                Checks: [{
+                    Name: "sqld-health", Type: "http", Protocol: "http", PortLabel: LIBSQL_PORT_LABELS.http,
+                    Path: "/health", Method: "GET", Interval: seconds(10), Timeout: seconds(2),
+                }],
+            }, {
+                // Readiness beyond /health, which answers 200 even when sqld cannot reach its
+                // backup (every namespace then answers 500): the deployment is healthy only once
+                // every namespace exists. A service of its own, so a namespace that later fails
+                // does not take the `libsql` instance, and every app's DNS name, out of Consul.
+                Name: LIBSQL_READY_SERVICE,
+                Provider: "consul",
+                Checks: [{
+                    Name: "namespaces-ready", Type: "script", TaskName: LIBSQL_TASKS.namespaces,
+                    // Exit 1 is `warning`, 2 `critical` (client/allocrunner/taskrunner/script_check_hook.go).
+                    Command: "/bin/sh", Args: ["-c", `test -f /${LIBSQL_TEMPLATE_PATHS.ready} || exit 2`],
+                    Interval: seconds(10), Timeout: seconds(3),
+                }],
+            }],
+            Tasks: [serverTask(input, resources), namespacesTask()],
+            RestartPolicy: { Attempts: 3, Interval: minutes(5), Delay: seconds(10), Mode: "fail" },
+            ReschedulePolicy: { Delay: seconds(30), DelayFunction: "exponential", MaxDelay: minutes(10), Unlimited: true },
+            // No canary: a second sqld would be a second writer. The old allocation stops before the new one starts.
+            Update: {
+                MaxParallel: 1, HealthCheck: "checks", MinHealthyTime: seconds(10),
+                HealthyDeadline: minutes(5), ProgressDeadline: minutes(10), AutoRevert: true, Canary: 0,
+            },
+        }],
+    };
+}
+
+export function renderLibsqlJobspec(input: LibsqlJobInput): string {
+    return renderJobspec(libsqlJob(input));
+}
