@@ -21,7 +21,7 @@ import { libsqlBackupId, LibsqlDatabaseRef } from "../../provisioning/jobs/libsq
 import { Architecture } from "../../provisioning/types";
 import { AppStoreProvider, CheckedAppStores, isPlatformLibsql, KeyValueStoreArgs, ProvisionedAppStores, SqliteDatabaseArgs } from "../apps/stores";
 import { Variable } from "../nomad";
-import { LibsqlServer } from "../platform/libsql-server";
+import { LibsqlDatabase, LibsqlServer } from "../platform/libsql-server";
 import { NomadAccess, nomadResourceOptions } from "../platform/nomad-access";
 import { LibsqlBackups } from "./libsql-backups";
 
@@ -202,8 +202,14 @@ export class AwsAppStores extends pulumi.ComponentResource implements AppStorePr
         }
         let platform = false;
         for (const { label, args } of stores.sqlite) {
-            platform ||= isPlatformLibsql(args);
-            items[libsqlTokenItem(label)] = pulumi.secret(isPlatformLibsql(args) ? this.platformDatabase(app, label).token : (args as Libsql).token as pulumi.Input<string>);
+            if (isPlatformLibsql(args)) {
+                platform = true;
+                const db = this.platformDatabase(app, label);
+                new LibsqlDatabase(`${app}-sqlite-${label}`, db, { parent });
+                items[libsqlTokenItem(label)] = db.token;
+            } else {
+                items[libsqlTokenItem(label)] = pulumi.secret((args as Libsql).token as pulumi.Input<string>);
+            }
         }
         if (Object.keys(items).length === 0) return { resources: [], secrets: {} };
         const variable = new Variable(`${app}-stores`, { path: spinAppStoreVariablePath(jobId), items }, nomadResourceOptions(nomad, parent));

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { LibsqlDatabase, checkedLibsqlDatabases, LibsqlDatabaseRef, libsqlDatabaseUrl, libsqlPublicKeyPem, libsqlToken } from "../../provisioning/jobs/libsql-databases";
+import { LibsqlNamespace, checkedLibsqlDatabases, LibsqlDatabaseRef, libsqlDatabaseUrl, libsqlPublicKeyPem, libsqlToken } from "../../provisioning/jobs/libsql-databases";
 import { LIBSQL_VARIABLES, LibsqlResources, libsqlJob } from "../../provisioning/jobs/libsql-job";
 import { Architecture } from "../../provisioning/types";
 import { Variable } from "../nomad";
@@ -42,7 +42,7 @@ export interface LibsqlDatabaseAccess {
  * secret material is a Pulumi secret reaching the tasks through the job's two Variables.
  */
 export class LibsqlServer extends pulumi.ComponentResource {
-    readonly databases: readonly LibsqlDatabase[];
+    readonly databases: readonly LibsqlNamespace[];
     readonly jobId: pulumi.Output<string>;
     private readonly signingSeed: pulumi.Output<string>;
 
@@ -93,5 +93,23 @@ export class LibsqlServer extends pulumi.ComponentResource {
         }
         // The app's job waits for this component (AwsAppStores puts it among the job's resources).
         return { namespace: db.namespace, url: libsqlDatabaseUrl(db.namespace), token: pulumi.secret(this.signingSeed.apply((seed) => libsqlToken(db.namespace, seed))) };
+    }
+}
+
+/**
+ * One app database of the platform server, under its app: what the app's stores show in the
+ * stack. Registered with `retainOnDelete`, so removing the store (or the app) previews as
+ * `delete [retain]`: the namespace and its backup stay on the server (docs/libsql.md "Deleting a
+ * database"), as the preview says (test/real/pulumi-retain.test.ts).
+ */
+export class LibsqlDatabase extends pulumi.ComponentResource {
+    readonly namespace: string;
+    readonly url: string;
+
+    constructor(name: string, access: Pick<LibsqlDatabaseAccess, "namespace" | "url">, opts?: pulumi.ComponentResourceOptions) {
+        super("spin-cloud:stores:LibsqlDatabase", name, {}, { ...opts, retainOnDelete: true });
+        this.namespace = access.namespace;
+        this.url = access.url;
+        this.registerOutputs({ namespace: this.namespace, url: this.url });
     }
 }

@@ -24,7 +24,7 @@ export interface LibsqlDatabaseRef {
     readonly app: string;
     readonly label: string;
 }
-export interface LibsqlDatabase extends LibsqlDatabaseRef {
+export interface LibsqlNamespace extends LibsqlDatabaseRef {
     /** The sqld namespace (a DNS label): `libsqlNamespace(app, label)`. */
     readonly namespace: string;
 }
@@ -44,8 +44,8 @@ export function libsqlNamespace(app: string, label: string): string {
 }
 
 /** The refs as databases, sorted by namespace; refused: a bad app name or label, a ref given twice, two refs on one namespace. */
-export function checkedLibsqlDatabases(refs: readonly LibsqlDatabaseRef[], where = "libsql databases"): LibsqlDatabase[] {
-    const byNamespace = new Map<string, LibsqlDatabase>();
+export function checkedLibsqlDatabases(refs: readonly LibsqlDatabaseRef[], where = "libsql databases"): LibsqlNamespace[] {
+    const byNamespace = new Map<string, LibsqlNamespace>();
     for (const [i, ref] of refs.entries()) {
         const field = `${where}[${i}]`;
         if (typeof ref.app !== "string" || !/^[a-z]([a-z0-9-]*[a-z0-9])?$/.test(ref.app)) {

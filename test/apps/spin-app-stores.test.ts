@@ -53,7 +53,12 @@ describe("SpinApp stores", () => {
     it("AWS: a platform database gets the namespace's URL in the runtime config and its own token in the store Variable; the job waits for the server", async () => {
         let provided: pulumi.Resource[] = [];
         let server: pulumi.Resource | undefined;
+        const retained: Record<string, boolean | undefined> = {};
         const r = await evaluateStack("unit", () => {
+            pulumi.runtime.registerStackTransformation((a) => {
+                if (a.type === "spin-cloud:stores:LibsqlDatabase") retained[a.name] = a.opts.retainOnDelete;
+                return undefined;
+            });
             const cloud = fakeCloud({}, { libsqlDatabases: [{ app: "stateful", label: "default" }, { app: "other", label: "default" }] });
             new SpinApp("stateful", { cloud, source: STATEFUL });
             const stores = cloud.platform.stores as AwsAppStores;
@@ -74,6 +79,10 @@ describe("SpinApp stores", () => {
         assert.deepStrictEqual(JSON.parse(Buffer.from(payload, "base64url").toString()), { id: "stateful-default", a: "rw" });
         assert.ok(!JSON.stringify(ofType(r, "nomad:index/job:Job").map((j) => j.inputs)).includes(token), "no token in any jobspec");
         assert.ok(server !== undefined && provided.includes(server), "the app's job waits for the LibsqlServer");
+        // Removing the store previews as `delete [retain]` (the real CLI shows that for a component too): the database stays.
+        assert.deepStrictEqual(retained, { "stateful-sqlite-default": true, "other-sqlite-default": true });
+        const db = r.resources.find((x) => x.type === "spin-cloud:stores:LibsqlDatabase" && x.name === "stateful-sqlite-default")!;
+        assert.ok(db.urn.includes("SpinApp$spin-cloud:stores:LibsqlDatabase"), `under its app: ${db.urn}`);
         assert.deepStrictEqual(ofType(r, "spin-cloud:platform:LibsqlServer").map((x) => x.name), ["fake-app-stores-libsql"]);
     });
 

@@ -95,7 +95,8 @@ export class PulumiWorkspace {
         fs.rmSync(this.dir, { recursive: true, force: true });
     }
 
-    private async run(name: string, args: readonly string[], cwd: string, timeoutMs: number): Promise<PreviewResult> {
+    /** `pulumi <args>` in `cwd` with this workspace's environment, bounded. */
+    async run(name: string, args: readonly string[], cwd: string, timeoutMs: number): Promise<PreviewResult> {
         const started = this.procs.start(name, onPath("pulumi") ?? "pulumi", args, { cwd, env: this.env() });
         const exited = new Promise<number | null>((resolve) => started.child.once("exit", (code) => resolve(code)));
         // A timer cleared on exit: a pending one would hold mocha's exit for up to timeoutMs after the last test.
