@@ -15,7 +15,7 @@ import { NomadAgent, NomadDevOptions, startNomadDev } from "./nomad-dev";
 import { freePort, freePorts, Processes, request, Started, waitFor } from "./runtime";
 
 export const S3S_BINARY = "s3s-fs";
-/** The sqld built here from tag libsql-server-v0.24.32 (/tmp/sqld-facts.md step 2); `sqld` links to it. */
+/** sqld of tag libsql-server-v0.24.32 (docs/libsql.md "The binary, pinned"), under its versioned name. */
 export const SQLD_BINARY = "sqld-0.24.32";
 
 export interface ConsulDev { readonly started: Started; readonly http: number; readonly dns: number; readonly url: string }
@@ -109,7 +109,7 @@ export function filesUnder(dir: string): string[] {
 export interface ServedArchive { readonly server: Server; readonly url: string; readonly sha256: string; readonly hits: () => number }
 
 /**
- * A cargo-dist style archive (`<name>.tar.xz` holding `<name>/<binary>`, /tmp/sqld-facts.md g)
+ * A cargo-dist style archive (`<name>.tar.xz` holding `<name>/<binary>`, docs/libsql.md "The binary, pinned")
  * of the local binary, served at `http://127.0.0.1:<port>/<name>.tar.xz`.
  */
 export async function serveReleaseArchive(dir: string, archiveName: string, binary: string, fromPath: string): Promise<ServedArchive> {
