@@ -23,7 +23,7 @@ import { AppStoreProvider, CheckedAppStores, isPlatformLibsql, KeyValueStoreArgs
 import { Variable } from "../nomad";
 import { LibsqlDatabase, LibsqlServer } from "../platform/libsql-server";
 import { NomadAccess, nomadResourceOptions } from "../platform/nomad-access";
-import { LibsqlBackups } from "./libsql-backups";
+import { LibsqlBackups, LibsqlBackupWriter } from "./libsql-backups";
 
 /** What Spin's DynamoDB store calls (store.rs); TransactWriteItems is authorized per item action (UpdateItem). */
 export const DYNAMO_ACTIONS = [
@@ -36,14 +36,14 @@ export const DYNAMO_TABLE_MAX = 255;
 const IAM_USER_MAX = 64;
 
 /** `<max chars of text>` or, when longer, a prefix and 12 hex of its sha256: deterministic and unique. */
-function fit(text: string, max: number): string {
+export function fitName(text: string, max: number): string {
     if (text.length <= max) return text;
     return `${text.slice(0, max - 13)}-${crypto.createHash("sha256").update(text).digest("hex").slice(0, 12)}`;
 }
 
 /** `<cluster>-<app>-kv-<label>`: per app, so a label two apps use is two tables. */
-export const dynamoTableName = (cluster: string, app: string, label: string): string => fit(`${cluster}-${app}-kv-${label}`, DYNAMO_TABLE_MAX);
-export const appStoreUserName = (cluster: string, app: string): string => fit(`${cluster}-app-${app}`, IAM_USER_MAX);
+export const dynamoTableName = (cluster: string, app: string, label: string): string => fitName(`${cluster}-${app}-kv-${label}`, DYNAMO_TABLE_MAX);
+export const appStoreUserName = (cluster: string, app: string): string => fitName(`${cluster}-app-${app}`, IAM_USER_MAX);
 /** Resource name of the app's access key: generation 1 keeps the name it always had, each later one is a new resource. */
 export const appAccessKeyResourceName = (app: string, generation: number): string => (generation === 1 ? `${app}-stores` : `${app}-stores-key-${generation}`);
 
@@ -87,8 +87,9 @@ type Dynamo = Extract<KeyValueStoreArgs, { backend?: "aws_dynamo" }>;
 type Libsql = Extract<SqliteDatabaseArgs, { backend?: "libsql" }>;
 
 /**
- * The cloud's part: the app-data KMS key, registered with the first app that has a key-value
- * store (a cloud without stores gets no key and no monthly key charge); each app's part is
+ * The cloud's part: the app-data KMS key, the libSQL backup bucket it encrypts (on every cloud
+ * given `libsql`, as SpinCloud does: the bucket must outlive the last database), and, with
+ * databases, the platform libSQL server and its writer; each app's part is
  * registered under the app by `provision`.
  */
 export class AwsAppStores extends pulumi.ComponentResource implements AppStoreProvider {
@@ -105,15 +106,20 @@ export class AwsAppStores extends pulumi.ComponentResource implements AppStorePr
         super("spin-cloud:stores:AwsAppStores", resourceName, {}, opts);
         this.args = args;
         const libsql = args.libsql;
-        if (libsql !== undefined && libsql.databases.length > 0) {
-            const backups = new LibsqlBackups(`${resourceName}-libsql`, {
-                clusterName: args.clusterName, region: args.region, databaseId: libsqlBackupId(args.clusterName), kmsKeyArn: this.kmsKeyArn, tags: args.tags,
-            }, { parent: this });
-            this.libsql = new LibsqlServer(`${resourceName}-libsql`, {
-                nomad: libsql.nomad, datacenter: libsql.datacenter, architecture: libsql.architecture, databases: libsql.databases,
-                backup: { bucket: backups.bucket, region: args.region, accessKeyId: backups.accessKeyId, secretAccessKey: backups.secretAccessKey },
-                backupId: libsqlBackupId(args.clusterName),
-            }, { parent: this });
+        if (libsql !== undefined) {
+            // The bucket whether or not a database exists yet: it must outlive the last one (libsql-backups.ts).
+            const backups = new LibsqlBackups(`${resourceName}-libsql`, { kmsKeyArn: this.kmsKeyArn, tags: args.tags }, { parent: this });
+            if (libsql.databases.length > 0) {
+                const databaseId = libsqlBackupId(args.clusterName);
+                const writer = new LibsqlBackupWriter(`${resourceName}-libsql-writer`, {
+                    clusterName: args.clusterName, region: args.region, databaseId, bucketArn: backups.bucketArn, kmsKeyArn: this.kmsKeyArn, tags: args.tags,
+                }, { parent: this });
+                this.libsql = new LibsqlServer(`${resourceName}-libsql`, {
+                    nomad: libsql.nomad, datacenter: libsql.datacenter, architecture: libsql.architecture, databases: libsql.databases,
+                    backup: { bucket: backups.bucket, region: args.region, accessKeyId: writer.accessKeyId, secretAccessKey: writer.secretAccessKey },
+                    backupId: databaseId,
+                }, { parent: this });
+            }
         }
         this.registerOutputs({});
     }

@@ -8,6 +8,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { privateBucket, tlsOnlyStatement } from "./private-bucket";
 
 export interface LoadBalancerLogsArgs {
     readonly tags?: Record<string, string>;
@@ -23,15 +24,7 @@ export class LoadBalancerLogs extends pulumi.ComponentResource {
         super("spin-cloud:ingress:LoadBalancerLogs", name, {}, opts);
         const parent = { parent: this };
         // bucketPrefix: the autoname of a logical name this long could pass S3's 63 characters.
-        const bucket = new aws.s3.Bucket(`${name}-logs`, { bucketPrefix: "spin-cloud-lb-logs-", forceDestroy: false, tags: args.tags }, parent);
-        new aws.s3.BucketServerSideEncryptionConfiguration(`${name}-logs`, {
-            bucket: bucket.id,
-            rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }],
-        }, parent);
-        new aws.s3.BucketPublicAccessBlock(`${name}-logs`, {
-            bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true,
-        }, parent);
-        new aws.s3.BucketOwnershipControls(`${name}-logs`, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } }, parent);
+        const bucket = privateBucket(`${name}-logs`, { bucketPrefix: "spin-cloud-lb-logs-", encryption: { sseAlgorithm: "AES256" }, tags: args.tags }, this);
         new aws.s3.BucketLifecycleConfiguration(`${name}-logs`, {
             bucket: bucket.id,
             rules: [{ id: "expire", status: "Enabled", filter: {}, expiration: { days: 90 } }],
@@ -62,10 +55,7 @@ export function accessLogsPolicy(bucketArn: string, elbAccountArn: string, accou
                 Sid: "NlbLogDeliveryAcl", Effect: "Allow", Principal: { Service: "delivery.logs.amazonaws.com" }, Action: "s3:GetBucketAcl", Resource: bucketArn,
                 Condition: { StringEquals: { "aws:SourceAccount": accountId } },
             },
-            {
-                Sid: "TlsOnly", Effect: "Deny", Principal: "*", Action: "s3:*", Resource: [bucketArn, `${bucketArn}/*`],
-                Condition: { Bool: { "aws:SecureTransport": "false" } },
-            },
+            tlsOnlyStatement(bucketArn),
         ],
     };
 }

@@ -6,6 +6,9 @@ import { Architecture } from "../../provisioning/types";
 import { Variable } from "../nomad";
 import { NomadAccess, nomadResourceOptions, registerJob } from "./nomad-access";
 
+/** Room for the namespace list in the shared Variable (64 KiB in all, the admin key beside it). */
+export const LIBSQL_NAMESPACES_MAX_BYTES = 60_000;
+
 /** Where sqld's continuous backup (bottomless) writes, and the static key it writes with (sqld takes no instance role). */
 export interface LibsqlBackupTarget {
     readonly bucket: pulumi.Input<string>;
@@ -49,6 +52,11 @@ export class LibsqlServer extends pulumi.ComponentResource {
     constructor(name: string, args: LibsqlServerArgs, opts?: pulumi.ComponentResourceOptions) {
         const databases = checkedLibsqlDatabases(args.databases, "LibsqlServer databases");
         if (databases.length === 0) throw new Error("LibsqlServer databases is []; the server is only built for at least one database (SpinCloud builds none without one)");
+        const namespaces = databases.map((d) => `${d.namespace}\n`).join("");
+        // Nomad refuses a Variable over 64 KiB (nomad/structs/variables.go maxVariableSize).
+        if (Buffer.byteLength(namespaces) > LIBSQL_NAMESPACES_MAX_BYTES) {
+            throw new Error(`LibsqlServer databases: ${databases.length} namespaces take ${Buffer.byteLength(namespaces)} bytes; one Nomad Variable holds at most ${LIBSQL_NAMESPACES_MAX_BYTES} of them`);
+        }
         super("spin-cloud:platform:LibsqlServer", name, {}, opts);
         const parent = { parent: this };
         this.databases = databases;
@@ -60,7 +68,7 @@ export class LibsqlServer extends pulumi.ComponentResource {
             path: shared.path,
             items: {
                 [shared.items.adminKey]: pulumi.secret(adminKey),
-                [shared.items.namespaces]: databases.map((d) => `${d.namespace}\n`).join(""),
+                [shared.items.namespaces]: namespaces,
             },
         }, nomadResourceOptions(args.nomad, this));
         const serverVariable = new Variable(`${name}-server`, {

@@ -62,6 +62,17 @@ export function checkedLibsqlDatabases(refs: readonly LibsqlDatabaseRef[], where
         }
         byNamespace.set(namespace, { app: ref.app, label: ref.label, namespace });
     }
+    // bottomless keys a namespace's objects `ns-<id>:<namespace>-<generation>/…` and lists them by
+    // that prefix (bottomless/src/replicator.rs), so `a-b` would list `a-b-c`'s objects as its own:
+    // its restore pages through them, and deleting it fails on their prefixes (not a generation).
+    const all = [...byNamespace.values()];
+    for (const db of all) {
+        const longer = all.find((o) => o.namespace.startsWith(`${db.namespace}-`));
+        if (longer !== undefined) {
+            throw new Error(`${where}: app ${longer.app} label ${longer.label} would be libSQL namespace ${JSON.stringify(longer.namespace)}, which starts with `
+                + `${JSON.stringify(`${db.namespace}-`)}, the namespace of app ${db.app} label ${db.label}; sqld's backup would mix their objects: rename one of the labels`);
+        }
+    }
     return [...byNamespace.values()].sort((a, b) => (a.namespace < b.namespace ? -1 : 1));
 }
 

@@ -76,8 +76,14 @@ if (/\{\{|\}\}/.test(LIBSQL_NAMESPACES_SCRIPT)) throw new Error("libsql-namespac
 export const LIBSQL_NAMESPACES_INTERVAL_SECONDS = 10;
 /** How long sqld keeps running on a client that lost the servers. */
 export const LIBSQL_DISCONNECT_STOP_SECONDS = 30;
-/** Graceful shutdown uploads the last WAL frames (bottomless); the kill timeout leaves it room. */
-export const LIBSQL_KILL_TIMEOUT_SECONDS = 60;
+/**
+ * Graceful shutdown uploads the last WAL frames (bottomless) within sqld's own shutdown timeout
+ * (`SQLD_SHUTDOWN_TIMEOUT`, seconds, default 30: main.rs), which must end before Nomad's SIGKILL;
+ * Nomad caps `kill_timeout` at the client's `max_kill_timeout`, 30 s by default
+ * (command/agent/config.go), so sqld gets 20 of the 30.
+ */
+export const LIBSQL_KILL_TIMEOUT_SECONDS = 30;
+export const LIBSQL_SHUTDOWN_TIMEOUT_SECONDS = 20;
 
 export interface LibsqlResources {
     readonly cpuMhz: number;
@@ -157,6 +163,8 @@ function serverTask(input: LibsqlJobInput, resources: LibsqlResources): NomadTas
         Env: {
             LIBSQL_BOTTOMLESS_AWS_DEFAULT_REGION: input.backup.region,
             LIBSQL_BOTTOMLESS_DATABASE_ID: input.backup.databaseId,
+            SQLD_SHUTDOWN_TIMEOUT: String(LIBSQL_SHUTDOWN_TIMEOUT_SECONDS),
+            // Never debug: admin/mod.rs logs request headers (the admin key) at debug.
             RUST_LOG: "info",
         },
         Templates: templates,
@@ -209,9 +217,10 @@ export function libsqlJob(input: LibsqlJobInput): NomadJob {
                 ReservedPorts: [{ Label: LIBSQL_PORT_LABELS.http, Value: LIBSQL_PORTS.http }, { Label: LIBSQL_PORT_LABELS.admin, Value: LIBSQL_PORTS.admin }],
             }],
             EphemeralDisk: { SizeMB: resources.diskMb, Sticky: true, Migrate: true },
-            // A client cut off from the servers stops sqld, so the replacement the servers place
-            // elsewhere is not a second writer for long (reconciler: a lost allocation is replaced
-            // without waiting for it to stop; group.mdx stop_after_client_disconnect).
+            // A client cut off from the servers stops sqld after this long, and the servers place
+            // the replacement only after the allocation is lost plus this plus the kill timeout
+            // (scheduler/reconcile_util.go delayByStopAfterClientDisconnect), so the two never write
+            // at once (group.mdx stop_after_client_disconnect).
             StopAfterClientDisconnect: seconds(LIBSQL_DISCONNECT_STOP_SECONDS),
             Services: [{
                 Name: SERVICE_NAMES.libsql,

@@ -17,11 +17,17 @@
 #   gone restores its latest backup (RestoreOption::Latest), which is how a node loss heals;
 # - admin auth: `Authorization: Basic <key>`, the key compared verbatim. The header comes from a
 #   file (curl -H @file) so the key is never in an argv.
+# No --max-time on the admin calls: a create (and the first GET of a namespace after a restart)
+# restores the namespace from its backup inside the request, and sqld's admin server (hyper 0.14)
+# drops the handler when the client goes away, so a timeout would abort every restore of a
+# namespace that takes longer (thousands of WAL batch objects to list and apply).
 # Namespaces are never deleted here: removing a store keeps its data (docs/libsql.md).
 set -u
 admin=$1 list=$2 header=$3 interval=$4 ready=$5
 body=${TMPDIR:-/tmp}/libsql-namespaces.$$
 last=""
+# A ready file that migrated with the allocation's local/ says nothing about this sqld.
+rm -f "$ready"
 while :; do
   missing=0 total=0
   if [ -r "$list" ]; then
@@ -31,14 +37,14 @@ while :; do
         *[!a-z0-9-]* | -* | *-) echo "libsql-namespaces: skipping $ns: not a DNS label" >&2; continue ;;
       esac
       total=$((total + 1))
-      code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -H @"$header" "$admin/v1/namespaces/$ns/config") || code=000
+      code=$(curl -sS -o /dev/null -w '%{http_code}' --connect-timeout 5 -H @"$header" "$admin/v1/namespaces/$ns/config") || code=000
       [ "$code" = 200 ] && continue
       if [ "$code" != 404 ]; then
         echo "libsql-namespaces: $ns: the admin API answered $code" >&2
         missing=$((missing + 1))
         continue
       fi
-      code=$(curl -sS -o "$body" -w '%{http_code}' --max-time 120 -X POST -H @"$header" -H 'Content-Type: application/json' --data '{}' \
+      code=$(curl -sS -o "$body" -w '%{http_code}' --connect-timeout 5 -X POST -H @"$header" -H 'Content-Type: application/json' --data '{}' \
         "$admin/v1/namespaces/$ns/create") || code=000
       if [ "$code" = 200 ]; then
         echo "libsql-namespaces: created $ns"

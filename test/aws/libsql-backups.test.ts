@@ -6,12 +6,13 @@ import { LIBSQL_BUCKET_ACTIONS, LIBSQL_KMS_ACTIONS, LIBSQL_OBJECT_ACTIONS, libsq
 import { nomadProvider } from "../../components/nomad";
 import { LibsqlDatabaseRef } from "../../provisioning/jobs/libsql-databases";
 import { LIBSQL_VARIABLES } from "../../provisioning/jobs/libsql-job";
-import { evaluateStack, isSecretInput, MockRun, ofType, unwrapSecrets } from "../harness/mocks";
+import { evaluateStack, isSecretInput, lastRegistered, MockRun, ofType, unwrapSecrets } from "../harness/mocks";
 
 const ARGS = { clusterName: "spin-cloud-dev", region: "eu-west-1", deletionProtection: false };
 
-async function evaluate(databases: readonly LibsqlDatabaseRef[]): Promise<MockRun> {
+async function evaluate(databases: readonly LibsqlDatabaseRef[], seen?: (type: string, name: string, retainOnDelete?: boolean) => void): Promise<MockRun> {
     return evaluateStack("dev", () => {
+        if (seen) pulumi.runtime.registerStackTransformation((a) => { seen(a.type, a.name, a.opts.retainOnDelete); return undefined; });
         const nomad = { provider: nomadProvider("nomad", { address: "https://nomad.test:4646", caPem: "ca", secretId: "t" }), leader: new pulumi.ComponentResource("test:index:Leader", "leader", {}) };
         new AwsAppStores("app-stores", { ...ARGS, libsql: { databases, nomad, datacenter: "dc1", architecture: "x86_64" } });
         return {};
@@ -25,15 +26,23 @@ const one = (r: MockRun, type: string) => {
 };
 
 describe("platform libSQL server on AWS", () => {
-    it("is not built without databases: no bucket, no writer, no job, no key", async () => {
-        const r = await evaluate([]);
-        for (const type of ["aws:s3/bucket:Bucket", "aws:iam/user:User", "nomad:index/job:Job", "aws:kms/key:Key", "spin-cloud:platform:LibsqlServer"]) {
-            assert.deepEqual(ofType(r, type), [], type);
+    it("keeps the backup bucket on a cloud without databases, so it outlives the last one; the server and its writer come with databases", async () => {
+        const none = await evaluate([]);
+        const withOne = await evaluate([{ app: "shop", label: "orders" }]);
+        for (const r of [none, withOne]) assert.deepEqual(ofType(r, "aws:s3/bucket:Bucket").map((b) => b.urn), ofType(withOne, "aws:s3/bucket:Bucket").map((b) => b.urn));
+        for (const type of ["aws:iam/user:User", "aws:iam/accessKey:AccessKey", "nomad:index/job:Job", "nomad:index/variable:Variable", "spin-cloud:platform:LibsqlServer"]) {
+            assert.deepEqual(ofType(none, type), [], type);
+            assert.equal(ofType(withOne, type).length > 0, true, type);
         }
+        const kept = new Set(ofType(withOne, "aws:s3/bucketVersioning:BucketVersioning").concat(ofType(withOne, "aws:s3/bucketPolicy:BucketPolicy")).map((x) => x.urn));
+        assert.deepEqual(new Set(ofType(none, "aws:s3/bucketVersioning:BucketVersioning").concat(ofType(none, "aws:s3/bucketPolicy:BucketPolicy")).map((x) => x.urn)), kept,
+            "removing the last database deletes none of the bucket's settings");
     });
 
     it("keeps the backups in a private, versioned, KMS-encrypted, TLS-only bucket that outlives a destroy", async () => {
-        const r = await evaluate([{ app: "shop", label: "orders" }]);
+        const retained: Record<string, boolean | undefined> = {};
+        const r = await evaluate([{ app: "shop", label: "orders" }], (type, name, retain) => { if (type.startsWith("aws:s3/")) retained[`${type} ${name}`] = retain; });
+        assert.equal(retained["aws:s3/bucket:Bucket app-stores-libsql-bucket"], true, "the bucket is retainOnDelete");
         const bucket = one(r, "aws:s3/bucket:Bucket");
         // The provider appends 26 characters to a prefix; S3 allows 63.
         assert.ok(String(bucket.inputs.bucketPrefix).length + 26 <= 63);
@@ -84,5 +93,12 @@ describe("platform libSQL server on AWS", () => {
             assert.ok(value.length > 10 && !jobspec.includes(value), "no secret in the jobspec");
         }
         assert.deepEqual(JSON.parse(jobspec).Job.TaskGroups[0].Services[0].Tags, ["blog-default", "shop-orders"]);
+    });
+
+    it("refuses more namespaces than one Nomad Variable holds (64 KiB), before the server registers", async () => {
+        const many = Array.from({ length: 2000 }, (_, i) => ({ app: `app${String(i).padStart(4, "0")}x`, label: "database_with_a_long_name" }));
+        await assert.rejects(evaluate(many), /LibsqlServer databases: 2000 namespaces take \d+ bytes; one Nomad Variable holds at most 60000 of them/);
+        const server = ["spin-cloud:platform:LibsqlServer", "random:index/randomBytes:RandomBytes", "random:index/randomPassword:RandomPassword", "nomad:index/variable:Variable", "nomad:index/job:Job"];
+        assert.deepEqual(lastRegistered().filter((r) => server.includes(r.type)), [], "nothing of the server");
     });
 });

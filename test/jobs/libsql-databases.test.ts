@@ -28,6 +28,10 @@ describe("libsql databases", () => {
         assert.throws(() => checkedLibsqlDatabases([{ app: "A", label: "x" }]), /\[0\]\.app is "A"; must be an app name/);
         assert.throws(() => checkedLibsqlDatabases([{ app: "a", label: "b@d" }]), /\[0\]\.label: store label "b@d" is refused by Spin/);
         assert.deepEqual(checkedLibsqlDatabases([{ app: "shop", label: "orders" }, { app: "blog", label: "default" }]).map((d) => d.namespace), ["blog-default", "shop-orders"]);
+        // bottomless lists a namespace's backup by the prefix `ns-<id>:<namespace>-`.
+        assert.throws(() => checkedLibsqlDatabases([{ app: "shop", label: "orders_archive" }, { app: "shop", label: "orders" }]),
+            /app shop label orders_archive would be libSQL namespace "shop-orders-archive", which starts with "shop-orders-", the namespace of app shop label orders; sqld's backup would mix their objects/);
+        assert.doesNotThrow(() => checkedLibsqlDatabases([{ app: "shop", label: "orders" }, { app: "shop", label: "ordersarchive" }]));
     });
 
     it("derives the backup id from the cluster name as [a-z0-9-] (stack names may hold _ . and capitals)", () => {

@@ -81,7 +81,7 @@ describe("libsql job", () => {
             assert.equal(argAfter(args, "--db-path"), "${NOMAD_ALLOC_DIR}/data/sqld");
             assert.equal(argAfter(args, "--auth-jwt-key-file"), "${NOMAD_SECRETS_DIR}/libsql-jwt-keys.pem");
             assert.equal(task.User, "nobody");
-            assert.deepEqual(task.Env, { LIBSQL_BOTTOMLESS_AWS_DEFAULT_REGION: "eu-west-1", LIBSQL_BOTTOMLESS_DATABASE_ID: "spin-cloud-dev", RUST_LOG: "info" });
+            assert.deepEqual(task.Env, { LIBSQL_BOTTOMLESS_AWS_DEFAULT_REGION: "eu-west-1", LIBSQL_BOTTOMLESS_DATABASE_ID: "spin-cloud-dev", SQLD_SHUTDOWN_TIMEOUT: "20", RUST_LOG: "info" });
         }
     });
 
@@ -115,6 +115,25 @@ describe("libsql job", () => {
             [{ resources: { diskMb: 0 } }, /resources\.diskMb is 0; must be a positive integer/],
         ];
         for (const [override, error] of bad) assert.throws(() => libsqlJob({ ...INPUT, ...override }), error);
+    });
+
+    it("stops sqld within Nomad's capped kill timeout, its own shutdown (the last upload) first; never logs at debug", () => {
+        const task = taskOf(INPUT, LIBSQL_TASKS.server);
+        // Nomad caps kill_timeout at the client's max_kill_timeout, 30 s by default.
+        assert.equal(task.KillTimeout, 30 * SECOND_NS);
+        assert.equal(task.KillSignal, "SIGTERM");
+        assert.ok(Number(task.Env!.SQLD_SHUTDOWN_TIMEOUT) * SECOND_NS < task.KillTimeout!, "sqld gives up before Nomad's SIGKILL");
+        assert.equal(task.Env!.RUST_LOG, "info", "at debug the admin API logs the Authorization header");
+    });
+
+    it("lets a restore take as long as it takes: the sidecar's admin calls have a connect timeout only", () => {
+        const calls = LIBSQL_NAMESPACES_SCRIPT.split("\n").filter((l) => /\bcurl\b/.test(l) && !l.trimStart().startsWith("#"));
+        assert.equal(calls.length, 2);
+        for (const call of calls) {
+            assert.ok(!call.includes("--max-time") && !call.includes(" -m "), call);
+            assert.ok(call.includes("--connect-timeout"), call);
+        }
+        assert.match(LIBSQL_NAMESPACES_SCRIPT, /^rm -f "\$ready"\nwhile :; do$/m, "a ready file that migrated is removed before the first round");
     });
 
     it("the sidecar script passes through Nomad's template engine verbatim and is shellcheck-clean", () => {

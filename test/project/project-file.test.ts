@@ -83,7 +83,7 @@ describe("the test command, wherever it is written", () => {
 describe("validators on a developer's machine and in CI", () => {
     it(".ci/run fails without shellcheck or cloud-init and runs the tests with CI=true (no skip there)", () => {
         const ci = fs.readFileSync(path.join(ROOT, ".ci", "run"), "utf8");
-        assert.match(ci, /for tool in shellcheck cloud-init jq openssl; do\n\s+command -v "\$tool" >\/dev\/null 2>&1 \|\| \{ echo "[^"]*" >&2; exit 1; \}/);
+        assert.match(ci, /for tool in shellcheck cloud-init jq openssl curl; do\n\s+command -v "\$tool" >\/dev\/null 2>&1 \|\| \{ echo "[^"]*" >&2; exit 1; \}/);
         assert.ok(ci.indexOf("export CI=true") < ci.indexOf("npm test"));
         assert.ok(ci.indexOf("npm test") < ci.indexOf("npm run test:real"));
     });

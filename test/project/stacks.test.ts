@@ -180,7 +180,7 @@ describe("shipped stacks", () => {
                 assert.deepStrictEqual([...new Set(components.map((c) => c.type))].sort(), [
                     "spin-cloud:bindle:BindleStorage", "spin-cloud:cluster:ClusterSecrets", "spin-cloud:cluster:NomadCluster",
                     "spin-cloud:index:SpinCloud", "spin-cloud:ingress:OperatorEndpoint", "spin-cloud:ingress:PublicIngress",
-                    "spin-cloud:network:Network", "spin-cloud:stores:AwsAppStores", ...PLATFORM_COMPONENTS,
+                    "spin-cloud:network:Network", "spin-cloud:stores:AwsAppStores", "spin-cloud:stores:LibsqlBackups", ...PLATFORM_COMPONENTS,
                     ...(setting(stack, "loadBalancerProtection") === "true" ? ["spin-cloud:ingress:LoadBalancerLogs"] : []),
                     ...(setting(stack, "exampleApp") === "true" ? ["spin-cloud:apps:SpinApp"] : [])].sort());
                 // The mock monitor's URN names the direct parent's type before `$`.
