@@ -70,6 +70,7 @@ function awsProgram(get: (key: string) => string | undefined, options: SpinCloud
         operatorCommands: cloud.operatorCommands,
         appsEndpoint: cloud.appsEndpoint,
         appUrls: appUrls(apps),
+        libsqlDatabases: cloud.libsqlDatabases,
         operatorUrls: cloud.operatorUrls,
         consulManagementToken: cloud.consulManagementToken,
         nomadManagementToken: cloud.nomadManagementToken,

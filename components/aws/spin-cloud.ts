@@ -18,7 +18,7 @@ import { BindleServer } from "../platform/bindle-server";
 import { AppCloud, AppPlatform } from "../platform/app-platform";
 import { AwsAppStores } from "./app-stores";
 import { LoadBalancerLogs } from "./lb-access-logs";
-import { checkedLibsqlDatabases, LibsqlDatabaseRef } from "../../provisioning/jobs/libsql-databases";
+import { checkedLibsqlDatabases, LibsqlDatabaseRef, libsqlDatabaseUrl } from "../../provisioning/jobs/libsql-databases";
 
 export interface SpinCloudComponentArgs extends SpinCloudArgs {
     /** AWS region the cloud runs in (the AWS provider's region). */
@@ -64,6 +64,8 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
     readonly nomad: NomadAccess;
     /** What SpinApps deploy to. */
     readonly platform: AppPlatform;
+    /** The platform libSQL server's databases, `<app>/<label>` → namespace and the URL Spin uses (inside the VPC). */
+    readonly libsqlDatabases: Record<string, { namespace: string; url: string }>;
 
     constructor(name: string, args: SpinCloudComponentArgs, opts?: pulumi.ComponentResourceOptions) {
         const settings = resolveSpinCloudArgs(args);
@@ -201,6 +203,10 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
         this.appsEndpoint = ingress.appsEndpoint;
         this.publicLoadBalancerDnsName = ingress.dnsName;
         this.operatorUrls = operator.urls;
+        const appStores = new AwsAppStores(`${name}-app-stores`, {
+            clusterName, region: args.awsRegion, deletionProtection: true, tags,
+            libsql: { databases: args.libsqlDatabases ?? [], nomad: nomadAccess, datacenter: settings.datacenter, architecture: settings.architecture },
+        }, { parent: this });
         this.platform = {
             clusterName,
             datacenter: settings.datacenter,
@@ -212,11 +218,9 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
             bindle: this.bindle,
             caCertPem: secrets.caCertPem,
             // Tables are registered only for apps that declare stores (README "Data").
-            stores: new AwsAppStores(`${name}-app-stores`, {
-                clusterName, region: args.awsRegion, deletionProtection: true, tags,
-                libsql: { databases: args.libsqlDatabases ?? [], nomad: nomadAccess, datacenter: settings.datacenter, architecture: settings.architecture },
-            }, { parent: this }),
+            stores: appStores,
         };
+        this.libsqlDatabases = Object.fromEntries((appStores.libsql?.databases ?? []).map((d) => [`${d.app}/${d.label}`, { namespace: d.namespace, url: libsqlDatabaseUrl(d.namespace) }]));
         this.registerOutputs({
             vpcId: this.vpcId,
             serverPrivateIps: this.serverPrivateIps,

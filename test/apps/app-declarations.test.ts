@@ -92,6 +92,7 @@ describe("apps declared as data", () => {
         const r = await statefulStack("dev");
         const job = JSON.parse(String(ofType(r, "nomad:index/job:Job").find((j) => j.name.endsWith("-libsql"))!.inputs.jobspec)).Job;
         assert.deepEqual(job.TaskGroups[0].Services[0].Tags, [`${LIBSQL_APP.name}-default`]);
+        assert.deepEqual(await r.outputs.libsqlDatabases, { [`${LIBSQL_APP.name}/default`]: { namespace: "notes-default", url: "http://notes-default.libsql.service.consul:8090" } });
         assert.deepEqual(ofType(await shippedStack("dev"), "spin-cloud:platform:LibsqlServer"), [], "no platform database, no server");
     });
 });
