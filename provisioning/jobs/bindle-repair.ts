@@ -17,7 +17,7 @@ import { readFileSync } from "fs";
 import * as path from "path";
 import { BINDLE_HOST_VOLUME } from "../platform";
 import { assertNever } from "../types";
-import { NomadTask, NomadTemplate } from "./nomad-api";
+import { NomadTask, NomadTaskLifecycle, NomadTemplate } from "./nomad-api";
 import {
     BINDLE_CONTAINER_LOCATION, BINDLE_CONTAINER_PATHS, BINDLE_USER, bindleLocalLocation, BindleRuntime, checkedBindleRuntime, containerPathOf,
 } from "./bindle-task";
@@ -36,7 +36,7 @@ export const BINDLE_REPAIR_SHELL = "/bin/sh";
 export const BINDLE_REPAIR_COMMAND = "nomad job restart -all-tasks -yes bindle";
 
 /** Task lifecycle (not yet in nomad-api.ts). */
-export interface NomadTaskLifecycle { readonly Hook: "prestart" | "poststart" | "poststop"; readonly Sidecar: boolean }
+export type { NomadTaskLifecycle };
 export interface BindleRepairTask extends NomadTask { readonly Lifecycle: NomadTaskLifecycle }
 
 /** The task for the server's runtime; its store argument is the server's `--directory`. */

@@ -32,7 +32,9 @@ import { isSafeAbsolutePath, isUnprivilegedPort, LOOPBACK } from "../loopback";
 import { assertNever } from "../types";
 import { Architecture } from "../types";
 import { artifactChecksum, bindleArtifact } from "../versions";
-import { NomadTask, NomadTemplate, seconds } from "./nomad-api";
+import { containerPathOf, NomadTask, NomadTemplate, seconds } from "./nomad-api";
+
+export { containerPathOf };
 
 /**
  * How the node runs the server: `exec` (AWS clients: the release tarball of the node's
@@ -103,14 +105,6 @@ export const BINDLE_VERIFICATION_STRATEGY = "GreedyVerification";
 /** Seconds Nomad waits after SIGINT before killing (Nomad's default max_kill_timeout is 30s). */
 export const BINDLE_KILL_TIMEOUT_SECONDS = 20;
 
-/** `secrets/x` → `${NOMAD_SECRETS_DIR}/x`, `local/x` → `${NOMAD_TASK_DIR}/x`: the path the task sees. */
-export function containerPathOf(templateDest: string): string {
-    const match = /^(secrets|local)\/([^/]+)$/.exec(templateDest);
-    if (!match) {
-        throw new Error(`bindle: template destination ${templateDest} is not a file in secrets/ or local/`);
-    }
-    return `\${${match[1] === "secrets" ? "NOMAD_SECRETS_DIR" : "NOMAD_TASK_DIR"}}/${match[2]}`;
-}
 
 /** Where the server listens and keeps its store. */
 export interface BindleServerLocation {

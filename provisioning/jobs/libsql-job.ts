@@ -34,12 +34,10 @@ import * as path from "path";
 import { JOB_IDS, jobVariablePath, LIBSQL_PORTS, SERVICE_NAMES } from "../platform";
 import { Architecture } from "../types";
 import { libsqlServerArtifact, LIBSQL_SERVER } from "../versions";
-import { minutes, NomadJob, NomadTask, NomadTemplate, renderJobspec, seconds } from "./nomad-api";
-import { NomadTaskLifecycle } from "./bindle-repair";
-import { containerPathOf } from "./bindle-task";
+import { containerPathOf, minutes, NomadJob, NomadTask, NomadTaskLifecycle, NomadTemplate, renderJobspec, seconds } from "./nomad-api";
 import { LIBSQL_NAMESPACE_PATTERN } from "./libsql-databases";
 import { clientConstraints } from "./placement";
-import { NOBODY_IDS } from "./spin-runtime-config";
+import { AWS_REGION_PATTERN, NOBODY_IDS } from "./spin-runtime-config";
 
 export const LIBSQL_GROUP = "libsql";
 export const LIBSQL_TASKS = { server: "sqld", namespaces: "libsql-namespaces" } as const;
@@ -115,7 +113,7 @@ function checked(input: LibsqlJobInput): { namespaces: string[]; resources: Libs
         if (!LIBSQL_NAMESPACE_PATTERN.test(ns)) fail(`namespaces[${i}]`, ns, "must be a DNS label (lowercase letters, digits, inner hyphens, at most 63)");
         if (i > 0 && namespaces[i - 1] === ns) fail(`namespaces[${i}]`, ns, "must be given once");
     });
-    if (!/^[a-z]{2}(-[a-z]+)+-[0-9]$/.test(input.backup.region)) fail("backup.region", input.backup.region, "must be an AWS region such as eu-west-1");
+    if (!AWS_REGION_PATTERN.test(input.backup.region)) fail("backup.region", input.backup.region, "must be an AWS region such as eu-west-1");
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(input.backup.databaseId)) fail("backup.databaseId", input.backup.databaseId, "must be 1-63 of [a-z0-9-]");
     const resources = { ...LIBSQL_DEFAULT_RESOURCES, ...input.resources };
     for (const [name, value] of Object.entries(resources)) {
@@ -176,7 +174,6 @@ function serverTask(input: LibsqlJobInput, resources: LibsqlResources): NomadTas
 
 function namespacesTask(): NomadTask & { Lifecycle: NomadTaskLifecycle } {
     const { shared } = LIBSQL_VARIABLES;
-    const inTask = containerPathOf;
     return {
         Name: LIBSQL_TASKS.namespaces,
         Driver: "exec",
@@ -184,8 +181,8 @@ function namespacesTask(): NomadTask & { Lifecycle: NomadTaskLifecycle } {
         Lifecycle: { Hook: "poststart", Sidecar: true },
         Config: {
             command: "/bin/sh",
-            args: [inTask(LIBSQL_TEMPLATE_PATHS.script), `http://127.0.0.1:${LIBSQL_PORTS.admin}`, inTask(LIBSQL_TEMPLATE_PATHS.namespaces),
-                inTask(LIBSQL_TEMPLATE_PATHS.adminHeader), String(LIBSQL_NAMESPACES_INTERVAL_SECONDS), inTask(LIBSQL_TEMPLATE_PATHS.ready)],
+            args: [containerPathOf(LIBSQL_TEMPLATE_PATHS.script), `http://127.0.0.1:${LIBSQL_PORTS.admin}`, containerPathOf(LIBSQL_TEMPLATE_PATHS.namespaces),
+                containerPathOf(LIBSQL_TEMPLATE_PATHS.adminHeader), String(LIBSQL_NAMESPACES_INTERVAL_SECONDS), containerPathOf(LIBSQL_TEMPLATE_PATHS.ready)],
         },
         Templates: [
             { EmbeddedTmpl: LIBSQL_NAMESPACES_SCRIPT, DestPath: LIBSQL_TEMPLATE_PATHS.script, ChangeMode: "noop", Perms: "0444" },

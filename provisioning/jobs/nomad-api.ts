@@ -64,6 +64,18 @@ export interface NomadTemplate {
     Envvars?: boolean;
 }
 
+/** `secrets/x` → `${NOMAD_SECRETS_DIR}/x`, `local/x` → `${NOMAD_TASK_DIR}/x`: the path the task sees. */
+export function containerPathOf(templateDest: string): string {
+    const match = /^(secrets|local)\/([^/]+)$/.exec(templateDest);
+    if (!match) {
+        throw new Error(`template destination ${templateDest} is not a file in secrets/ or local/`);
+    }
+    return `\${${match[1] === "secrets" ? "NOMAD_SECRETS_DIR" : "NOMAD_TASK_DIR"}}/${match[2]}`;
+}
+
+/** When a task runs relative to the main tasks (job-specification/lifecycle.mdx). */
+export interface NomadTaskLifecycle { readonly Hook: "prestart" | "poststart" | "poststop"; readonly Sidecar: boolean }
+
 export interface NomadVolumeRequest { Name: string; Type: "host" | "csi"; Source: string; ReadOnly?: boolean }
 export interface NomadVolumeMount { Volume: string; Destination: string; ReadOnly?: boolean }
 

@@ -65,7 +65,7 @@ function fail(field: string, value: unknown, allowed: string): never {
 }
 
 const DYNAMO_TABLE = /^[A-Za-z0-9_.-]{3,255}$/;
-const AWS_REGION = /^[a-z]{2}(-[a-z]+)+-[0-9]$/;
+export const AWS_REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-[0-9]$/;
 const LIBSQL_URL = /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?(\/[A-Za-z0-9._~-]+)*\/?$/;
 
 export type StoreDriver = "exec" | "raw_exec";
@@ -97,7 +97,7 @@ export function checkedStores(stores: SpinAppStores, driver: StoreDriver): { key
                 return;
             case "aws_dynamo":
                 if (!DYNAMO_TABLE.test(b.table)) fail(`${field}.table`, b.table, "DynamoDB table names are 3-255 of [A-Za-z0-9_.-]");
-                if (!AWS_REGION.test(b.region)) fail(`${field}.region`, b.region, "must be an AWS region such as eu-west-1");
+                if (!AWS_REGION_PATTERN.test(b.region)) fail(`${field}.region`, b.region, "must be an AWS region such as eu-west-1");
                 if (b.consistentRead !== undefined && typeof b.consistentRead !== "boolean") fail(`${field}.consistentRead`, b.consistentRead, "must be a boolean");
                 regions.add(b.region);
                 return;
