@@ -6,7 +6,8 @@ import { AppDeclaration, ProgramApp, checkAppDeclarations, declareSpinApps, plat
 import { allSettingKeys, checkTargetKeys, resolveLocalCloudArgs, targetOf } from "./settings/local-config";
 import { LocalCloud } from "./local/local-cloud";
 import { SpinApp } from "./apps/spin-app";
-import { SpinCloud } from "./aws/spin-cloud";
+import { clusterNameOf, SpinCloud } from "./aws/spin-cloud";
+import { checkAppStoreIam } from "./aws/app-store-iam";
 import { AppCloud } from "./platform/app-platform";
 
 /** The example app, relative to the project root (where `pulumi` runs the program). */
@@ -45,9 +46,9 @@ export interface SpinCloudProgramOptions {
  */
 function programApps(programOwn: readonly ProgramApp[], options: SpinCloudProgramOptions) {
     const apps = options.apps ?? [];
-    checkAppDeclarations(programOwn, apps);
+    const stores = checkAppDeclarations(programOwn, apps);
     const declare = (cloud: AppCloud) => [...declareSpinApps(cloud, programOwn, apps), ...(options.declareApps?.(cloud) ?? [])];
-    return { declare, libsqlDatabases: () => platformLibsqlDatabases(programOwn, apps) };
+    return { declare, stores, libsqlDatabases: () => platformLibsqlDatabases(programOwn, apps) };
 }
 
 function awsProgram(get: (key: string) => string | undefined, options: SpinCloudProgramOptions) {
@@ -57,7 +58,9 @@ function awsProgram(get: (key: string) => string | undefined, options: SpinCloud
     }
     const args = argsFromConfig(get);
     // Settings and every app's files are checked before SpinCloud registers anything.
-    const { declare, libsqlDatabases } = programApps(exampleApps(resolveSpinCloudArgs(args).exampleApp), options);
+    const { declare, stores, libsqlDatabases } = programApps(exampleApps(resolveSpinCloudArgs(args).exampleApp), options);
+    // AWS's limits on the apps' DynamoDB names, tags and policies, before the cloud registers anything.
+    checkAppStoreIam(clusterNameOf({}), awsRegion, stores);
     const cloud = new SpinCloud("spin-cloud", { ...args, awsRegion, libsqlDatabases: libsqlDatabases() });
     const apps = declare(cloud);
     return {

@@ -11,6 +11,7 @@ import { AppCloud } from "../platform/app-platform";
 import { BuiltBy, checkAppFiles } from "./app-files";
 import { SpinApp } from "./spin-app";
 import { AppArgsWithoutCloud, SpinAppArgumentError, appOrigin, checkRevisions, checkTriggers, checkVariables } from "./spin-app-args";
+import { checkStoreSharing, isShared, SharingApp } from "./store-sharing";
 
 /** One app of `spinCloudProgram({ apps })`: what `new SpinApp(name, { cloud, ... })` takes, without `cloud`. */
 export interface AppDeclaration extends AppArgsWithoutCloud {
@@ -28,9 +29,11 @@ export interface ProgramApp {
  * Every check of the apps that needs no cloud, in order, before anything is registered: names
  * given once, exactly one of `source` and `bindle`, a `source`'s built files (the error says what
  * to run: the setting's build command, else `spin build` in that directory), its triggers and
- * variables, `revisions` and `revision`.
+ * variables, `revisions` and `revision`; then the stores they share from one another. Returns
+ * each app's store labels and options, for the target's own checks.
  */
-export function checkAppDeclarations(programApps: readonly ProgramApp[], apps: readonly AppDeclaration[], root: string = process.cwd()): void {
+export function checkAppDeclarations(programApps: readonly ProgramApp[], apps: readonly AppDeclaration[], root: string = process.cwd()): SharingApp[] {
+    const sharing: SharingApp[] = [];
     const owners = new Map<string, string>();
     const all = [...programApps.map((p) => ({ app: p.app, builtBy: p.builtBy as BuiltBy | undefined, where: `spin-cloud:${p.builtBy.setting}` })),
         ...apps.map((app, i) => ({ app, builtBy: undefined, where: `apps[${i}]` }))];
@@ -50,7 +53,18 @@ export function checkAppDeclarations(programApps: readonly ProgramApp[], apps: r
             checkVariables(app.name, pkg.variables, app);
         }
         checkRevisions(app.name, app);
+        sharing.push({ name: app.name, declared: declaredStores(app, root), stores: app.stores });
     }
+    checkStoreSharing(sharing);
+    return sharing;
+}
+
+/** The store labels an app uses: its spin.toml's, or for a prebuilt bindle the `stores` keys (as SpinApp reads them). */
+function declaredStores(app: AppDeclaration, root: string): SharingApp["declared"] {
+    const origin = appOrigin(app.name, app);
+    if (origin.kind === "bindle") return { keyValue: Object.keys(app.stores?.keyValue ?? {}), sqlite: Object.keys(app.stores?.sqlite ?? {}) };
+    const pkg = checkAppFiles(app.name, origin.dir, undefined, root);
+    return { keyValue: pkg.keyValueStores, sqlite: pkg.sqliteDatabases };
 }
 
 /**
@@ -61,17 +75,26 @@ export function checkAppDeclarations(programApps: readonly ProgramApp[], apps: r
 export function platformLibsqlDatabases(programApps: readonly ProgramApp[], apps: readonly AppDeclaration[], root: string = process.cwd()): LibsqlDatabaseRef[] {
     const refs: LibsqlDatabaseRef[] = [];
     for (const app of [...programApps.map((p) => p.app), ...apps]) {
-        const origin = appOrigin(app.name, app);
-        const labels = origin.kind === "source" ? checkAppFiles(app.name, origin.dir, undefined, root).sqliteDatabases : Object.keys(app.stores?.sqlite ?? {});
-        for (const label of labels) {
+        for (const label of declaredStores(app, root).sqlite) {
             const given = app.stores?.sqlite?.[label] as { backend?: string; url?: unknown } | undefined;
+            // A shared database is its owner's namespace: the sharer gets a token for it, not one of its own.
+            if (isShared(given)) continue;
             if ((given?.backend ?? "libsql") === "libsql" && given?.url === undefined) refs.push({ app: app.name, label });
         }
     }
     return refs;
 }
 
-/** The declared apps as SpinApps on `cloud`, the program's own first. */
-export function declareSpinApps(cloud: AppCloud, programApps: readonly ProgramApp[], apps: readonly AppDeclaration[]): SpinApp[] {
-    return [...programApps.map((p) => p.app), ...apps].map(({ name, ...args }) => new SpinApp(name, { ...args, cloud }));
+/**
+ * The declared apps as SpinApps on `cloud`, in the declared order (the program's own first)
+ * except that an app whose store another shares comes before it (checkStoreSharing).
+ */
+export function declareSpinApps(cloud: AppCloud, programApps: readonly ProgramApp[], apps: readonly AppDeclaration[], root: string = process.cwd()): SpinApp[] {
+    const all = [...programApps.map((p) => p.app), ...apps];
+    const order = checkStoreSharing(all.map((app) => ({ name: app.name, declared: declaredStores(app, root), stores: app.stores })));
+    const made = new Map(order.map((name) => {
+        const { name: _name, ...args } = all.find((a) => a.name === name)!;
+        return [name, new SpinApp(name, { ...args, cloud })] as const;
+    }));
+    return all.map((a) => made.get(a.name)!);
 }

@@ -5,6 +5,7 @@ import { buildInvoice, bindleId as bindleIdOf } from "../bindle/invoice";
 import { BindlePush, pushContent } from "./bindle-push";
 import { checkAppFiles } from "./app-files";
 import { checkedAppStores, CheckedAppStores, hasAppStores } from "./stores";
+import { ownerStoresOn, recordAppStores } from "./store-sharing";
 import { readinessFor, secretsDigestOutput, storeSecretsForDigest } from "./app-health";
 import type { SpinHttpRoute } from "./manifest";
 import { jobSecrets, registerJob } from "../platform/nomad-access";
@@ -89,7 +90,7 @@ export class SpinApp extends pulumi.ComponentResource {
         const platform = args.cloud.platform;
         const routing = routingFor(name, args, platform);
         const content = appContent(name, args, platform);
-        const stores: CheckedAppStores = checkedAppStores(name, content.declaredStores, args.stores, platform.stores.target);
+        const stores: CheckedAppStores = checkedAppStores(name, content.declaredStores, args.stores, platform.stores.target, ownerStoresOn(platform.stores));
         const backends = hasAppStores(stores) ? platform.stores.backends(name, stores) : undefined;
         const readiness = readinessFor(content.routes, args.healthCheck);
         const jobFor = (bindleId: string, parcels: SpinAppParcel[], secretsDigest?: string) => spinAppJob({
@@ -113,6 +114,7 @@ export class SpinApp extends pulumi.ComponentResource {
         // Every argument is checked with the source's content, pinned or not.
         const job = jobFor(content.bindleId, content.parcels);
         claimRoutes(platform, name, routing);
+        recordAppStores(platform.stores, { name, declared: content.declaredStores, stores: args.stores }, stores);
         super("spin-cloud:apps:SpinApp", name, {}, opts);
 
         const push = content.push?.(this);

@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SpinAppStores } from "../../provisioning/jobs/spin-runtime-config";
 import { checkedStoreLabel } from "../../provisioning/jobs/spin-store-labels";
 import { NomadAccess } from "../platform/nomad-access";
+import { checkedShareWith, isShared, OwnerStores, sharedFromOf } from "./store-sharing";
 
 export type StoreTarget = "local" | "aws";
 
@@ -20,14 +21,32 @@ interface CommonStoreArgs {
      * `false` is the explicit opt-in to delete it with the store.
      */
     readonly retainOnDelete?: boolean;
+    /**
+     * The apps that may use this store too (each says `sharedFrom: "<this app>"` for the label):
+     * the owner's consent, which the AWS policy pack reads from the table's tags. Default none.
+     */
+    readonly shareWith?: readonly string[];
+    readonly sharedFrom?: never;
 }
-export type KeyValueStoreArgs = CommonStoreArgs & (
+/**
+ * Another app's store of the same kind and label, used by this app too (store-sharing.ts): its
+ * backend and options are the owner's, and the owner's lifecycle is the store's. Without it a
+ * label two apps declare is two stores.
+ */
+export interface SharedStoreArgs {
+    /** The app whose store this is (it declares the label, does not share it from another, and lists this app in its `shareWith`). */
+    readonly sharedFrom: string;
+    readonly backend?: never;
+    readonly retainOnDelete?: never;
+    readonly shareWith?: never;
+}
+export type KeyValueStoreArgs = SharedStoreArgs | CommonStoreArgs & (
     /** Local target: a SQLite file under the state directory (Spin's `spin` store). */
     | { readonly backend: "spin" }
     /** AWS: one DynamoDB table. `consistentRead` default true (every instance sees the last write). */
     | { readonly backend?: "aws_dynamo"; readonly consistentRead?: boolean; readonly deletionProtection?: boolean }
 );
-export type SqliteDatabaseArgs = CommonStoreArgs & (
+export type SqliteDatabaseArgs = SharedStoreArgs | CommonStoreArgs & (
     | { readonly backend: "spin" }
     /**
      * AWS, libSQL. Without `url` and `token` (the default): a database of the platform's libSQL
@@ -48,10 +67,18 @@ export interface AppStoresArgs {
     readonly accessKeyGeneration?: number;
 }
 
+/** Checked options of one store: the backend's own (defaults filled); `sharedFrom` names the owner of a shared one, whose options these are. */
+export type OwnStore<T> = Exclude<T, SharedStoreArgs>;
+export interface CheckedStore<T> {
+    readonly label: string;
+    readonly args: OwnStore<T>;
+    /** The app whose store this is, when it is shared from another app (its args are that app's). */
+    readonly sharedFrom?: string;
+}
 /** The stores of one app, checked: every declared label with its options (defaults filled). */
 export interface CheckedAppStores {
-    readonly keyValue: readonly { readonly label: string; readonly args: KeyValueStoreArgs }[];
-    readonly sqlite: readonly { readonly label: string; readonly args: SqliteDatabaseArgs }[];
+    readonly keyValue: readonly CheckedStore<KeyValueStoreArgs>[];
+    readonly sqlite: readonly CheckedStore<SqliteDatabaseArgs>[];
     /** AWS with an `aws_dynamo` store: the access key's generation (default 1). */
     readonly accessKeyGeneration?: number;
 }
@@ -85,11 +112,15 @@ const DEFAULT_BACKEND: Record<StoreTarget, { keyValue: string; sqlite?: string }
     aws: { keyValue: "aws_dynamo", sqlite: "libsql" },
 };
 const OPTIONS: Record<string, readonly string[]> = {
-    spin: ["backend", "retainOnDelete"],
-    aws_dynamo: ["backend", "retainOnDelete", "consistentRead", "deletionProtection"],
-    libsql: ["backend", "retainOnDelete", "url", "token"],
+    spin: ["backend", "retainOnDelete", "shareWith"],
+    aws_dynamo: ["backend", "retainOnDelete", "shareWith", "consistentRead", "deletionProtection"],
+    libsql: ["backend", "retainOnDelete", "shareWith", "url", "token"],
 };
 const APP_STORES_KEYS = ["keyValue", "sqlite", "accessKeyGeneration"] as const;
+/** Where no cloud resolves a `sharedFrom` (a caller that checks one app alone). */
+const NO_OWNERS: OwnerStores = (sharer, kind, label) => {
+    throw new Error(`SpinApp ${sharer.name}: stores.${kind}.${label}.sharedFrom: shared stores are resolved against the apps of a cloud (SpinApp does it)`);
+};
 
 /** Where `key` is an option, for an error about a key the backend does not take: "; it is an option of ...". */
 function optionOwner(key: string, backend: string): string {
@@ -105,14 +136,15 @@ function fail(app: string, field: string, value: unknown, allowed: string): neve
 /**
  * The labels the manifest declares (`declared`, from readSpinApp; for a prebuilt bindle, the keys
  * of `args`) with their options on `target`. Refused: an override for a label the manifest does
- * not declare, a backend (or option) of the other target, a label Spin refuses.
+ * not declare, a backend (or option) of the other target, a label Spin refuses. A `sharedFrom`
+ * store takes no other option and is the owner's checked store, as `owners` finds it.
  */
-export function checkedAppStores(app: string, declared: { keyValue: readonly string[]; sqlite: readonly string[] }, args: AppStoresArgs | undefined, target: StoreTarget): CheckedAppStores {
+export function checkedAppStores(app: string, declared: { keyValue: readonly string[]; sqlite: readonly string[] }, args: AppStoresArgs | undefined, target: StoreTarget, owners: OwnerStores = NO_OWNERS): CheckedAppStores {
     for (const key of Object.keys(args ?? {})) {
         if (!(APP_STORES_KEYS as readonly string[]).includes(key)) fail(app, `stores.${key}`, (args as Record<string, unknown>)[key], `is not a stores option (${APP_STORES_KEYS.join(", ")})`);
     }
-    const one = <T extends { backend?: string }>(kind: "keyValue" | "sqlite", manifestKey: string) => {
-        const given = (args?.[kind] ?? {}) as Readonly<Record<string, T>>;
+    const one = <T>(kind: "keyValue" | "sqlite", manifestKey: string): CheckedStore<T>[] => {
+        const given = (args?.[kind] ?? {}) as Readonly<Record<string, { backend?: string }>>;
         const labels = declared[kind];
         for (const label of Object.keys(given)) {
             if (!labels.includes(label)) fail(app, `stores.${kind}.${label}`, label, `the manifest declares no such label in any component's ${manifestKey} (declared: ${labels.join(", ") || "none"})`);
@@ -120,7 +152,13 @@ export function checkedAppStores(app: string, declared: { keyValue: readonly str
         return [...labels].sort().map((label) => {
             const field = `stores.${kind}.${label}`;
             checkedStoreLabel(label, `SpinApp ${app}: ${field}`);
-            const options = given[label] ?? ({} as T);
+            const options = given[label] ?? {};
+            if (isShared(options)) {
+                const extra = Object.keys(options).filter((k) => k !== "sharedFrom");
+                if (extra.length > 0) fail(app, `${field}.${extra[0]}`, (options as Record<string, unknown>)[extra[0]], `a shared store takes no option but sharedFrom: its backend and options are the owner's (app ${JSON.stringify(sharedFromOf(options))})`);
+                const owned = owners({ name: app, declared, stores: args }, kind, label);
+                return { label, args: owned.args as OwnStore<T>, sharedFrom: sharedFromOf(options) as string };
+            }
             const backend = options.backend ?? DEFAULT_BACKEND[target][kind];
             if (backend === undefined) fail(app, `${field}.backend`, backend, `${target} has no default ${kind} backend; give { backend: ${BACKENDS[target][kind].map((b) => `"${b}"`).join(" | ")}, ... } (README "Data")`);
             if (!BACKENDS[target][kind].includes(backend)) {
@@ -138,10 +176,11 @@ export function checkedAppStores(app: string, declared: { keyValue: readonly str
                 fail(app, field, Object.keys(o), "a libsql database takes url and token together (a server you run), or neither (the platform's libSQL server)");
             }
             if (backend === "libsql" && o.url !== undefined && typeof o.url !== "string") fail(app, `${field}.url`, o.url, "must be a string");
+            if (o.shareWith !== undefined) checkedShareWith(app, field, o.shareWith);
             if (backend === "libsql" && o.url === undefined && o.retainOnDelete === false) {
                 fail(app, `${field}.retainOnDelete`, false, "the platform libSQL server never deletes a database (its namespace and backup stay when the store leaves the manifest); delete one on purpose through sqld's admin API (docs/libsql.md \"Deleting a database\")");
             }
-            return { label, args: { ...options, backend, retainOnDelete: o.retainOnDelete !== false } as unknown as T };
+            return { label, args: { ...options, backend, retainOnDelete: o.retainOnDelete !== false } as unknown as OwnStore<T> };
         });
     };
     const keyValue = one<KeyValueStoreArgs>("keyValue", "key_value_stores");
@@ -160,6 +199,6 @@ export function checkedAppStores(app: string, declared: { keyValue: readonly str
 export const hasAppStores = (s: CheckedAppStores): boolean => s.keyValue.length + s.sqlite.length > 0;
 
 /** A checked SQLite store served by the platform's libSQL server (AWS, neither url nor token). */
-export function isPlatformLibsql(args: SqliteDatabaseArgs): boolean {
+export function isPlatformLibsql(args: OwnStore<SqliteDatabaseArgs>): boolean {
     return args.backend === "libsql" && (args as { url?: string }).url === undefined;
 }

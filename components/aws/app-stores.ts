@@ -9,61 +9,24 @@
  * Rotation: `stores.accessKeyGeneration`; each generation is its own AccessKey resource, so the
  * new key exists before the job rolls onto it and the old one is deleted last (the engine deletes
  * resources that left the program after every other step, the job's deployment included).
+ * Sharing (`sharedFrom`, store-sharing.ts): the sharer's policy names the owner's table beside its
+ * own, and its user carries the tag `spin-cloud:shares` = `<owner>/<label> ...`, which is what the
+ * policy pack lets it reach; a shared platform database is the owner's namespace, with a token for it.
  * SQLite: a database of the platform's libSQL server (LibsqlServer, built here with its backup
  * bucket when the cloud is given databases), or a server the user names (`url`, `token`); the
  * token goes the same way. Trade-offs and rotation: README "Data", docs/libsql.md.
  */
-import * as crypto from "crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { AWS_KEY_ITEMS, libsqlTokenItem, SpinAppStores, spinAppStoreVariablePath } from "../../provisioning/jobs/spin-runtime-config";
 import { libsqlBackupId, LibsqlDatabaseRef } from "../../provisioning/jobs/libsql-databases";
 import { Architecture } from "../../provisioning/types";
-import { AppStoreProvider, CheckedAppStores, isPlatformLibsql, KeyValueStoreArgs, ProvisionedAppStores, SqliteDatabaseArgs } from "../apps/stores";
+import { AppStoreProvider, CheckedAppStores, isPlatformLibsql, KeyValueStoreArgs, OwnStore, ProvisionedAppStores, SqliteDatabaseArgs } from "../apps/stores";
 import { Variable } from "../nomad";
 import { LibsqlDatabase, LibsqlServer } from "../platform/libsql-server";
 import { NomadAccess, nomadResourceOptions } from "../platform/nomad-access";
 import { LibsqlBackups, LibsqlBackupWriter } from "./libsql-backups";
-
-/** What Spin's DynamoDB store calls (store.rs); TransactWriteItems is authorized per item action (UpdateItem). */
-export const DYNAMO_ACTIONS = [
-    "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
-    "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:UpdateItem",
-] as const;
-/** What DynamoDB needs of a customer managed key on the caller's behalf (kms:ViaService). */
-export const KMS_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"] as const;
-export const DYNAMO_TABLE_MAX = 255;
-const IAM_USER_MAX = 64;
-
-/** `<max chars of text>` or, when longer, a prefix and 12 hex of its sha256: deterministic and unique. */
-export function fitName(text: string, max: number): string {
-    if (text.length <= max) return text;
-    return `${text.slice(0, max - 13)}-${crypto.createHash("sha256").update(text).digest("hex").slice(0, 12)}`;
-}
-
-/** `<cluster>-<app>-kv-<label>`: per app, so a label two apps use is two tables. */
-export const dynamoTableName = (cluster: string, app: string, label: string): string => fitName(`${cluster}-${app}-kv-${label}`, DYNAMO_TABLE_MAX);
-export const appStoreUserName = (cluster: string, app: string): string => fitName(`${cluster}-app-${app}`, IAM_USER_MAX);
-/** Resource name of the app's access key: generation 1 keeps the name it always had, each later one is a new resource. */
-export const appAccessKeyResourceName = (app: string, generation: number): string => (generation === 1 ? `${app}-stores` : `${app}-stores-key-${generation}`);
-
-export interface PolicyDocument {
-    readonly Version: "2012-10-17";
-    readonly Statement: readonly { Sid: string; Effect: "Allow"; Action: string[]; Resource: string[]; Condition?: Record<string, Record<string, string>> }[];
-}
-
-/** The app's whole permission: its own tables, and the key only as DynamoDB uses it in `region`. */
-export function appStoresPolicy(tableArns: readonly string[], kmsKeyArn: string, region: string): PolicyDocument {
-    if (tableArns.length === 0) throw new Error("app stores policy: no tables");
-    if (tableArns.some((a) => a.includes("*"))) throw new Error(`app stores policy: table ARNs must not hold wildcards (${tableArns.join(", ")})`);
-    return {
-        Version: "2012-10-17",
-        Statement: [
-            { Sid: "AppTables", Effect: "Allow", Action: [...DYNAMO_ACTIONS], Resource: [...tableArns].sort() },
-            { Sid: "AppDataKeyThroughDynamoDB", Effect: "Allow", Action: [...KMS_ACTIONS], Resource: [kmsKeyArn], Condition: { StringEquals: { "kms:ViaService": `dynamodb.${region}.amazonaws.com` } } },
-        ],
-    };
-}
+import { APP_TAG, appAccessKeyResourceName, appStoreIam, appStoresPolicy, appStoreUserName, dynamoTableName, SHARED_WITH_TAG, SHARES_TAG, STORE_TAG } from "./app-store-iam";
 
 export interface AwsAppStoresArgs {
     readonly clusterName: string;
@@ -80,11 +43,13 @@ export interface AwsAppStoresArgs {
         readonly nomad: NomadAccess;
         readonly datacenter: string;
         readonly architecture: Architecture;
+        /** LibsqlServerArgs.signingKeyGeneration (SpinCloud setting `libsqlSigningKeyGeneration`). */
+        readonly signingKeyGeneration?: number;
     };
 }
 
-type Dynamo = Extract<KeyValueStoreArgs, { backend?: "aws_dynamo" }>;
-type Libsql = Extract<SqliteDatabaseArgs, { backend?: "libsql" }>;
+type Dynamo = Extract<OwnStore<KeyValueStoreArgs>, { backend?: "aws_dynamo" }>;
+type Libsql = Extract<OwnStore<SqliteDatabaseArgs>, { backend?: "libsql" }>;
 
 /**
  * The cloud's part: the app-data KMS key, the libSQL backup bucket it encrypts (on every cloud
@@ -98,6 +63,8 @@ export class AwsAppStores extends pulumi.ComponentResource implements AppStorePr
     private key?: pulumi.Output<string>;
     /** Table name → the store that claimed it: two stores are never one table. */
     private readonly tableOwners = new Map<string, string>();
+    /** Table name → the table, for the apps that share it (their policies name its ARN). */
+    private readonly tables = new Map<string, aws.dynamodb.Table>();
 
     /** The platform libSQL server; undefined when no app database uses it. */
     readonly libsql?: LibsqlServer;
@@ -117,11 +84,18 @@ export class AwsAppStores extends pulumi.ComponentResource implements AppStorePr
                 this.libsql = new LibsqlServer(`${resourceName}-libsql`, {
                     nomad: libsql.nomad, datacenter: libsql.datacenter, architecture: libsql.architecture, databases: libsql.databases,
                     backup: { bucket: backups.bucket, region: args.region, accessKeyId: writer.accessKeyId, secretAccessKey: writer.secretAccessKey },
-                    backupId: databaseId,
+                    backupId: databaseId, signingKeyGeneration: libsql.signingKeyGeneration,
                 }, { parent: this });
             }
         }
         this.registerOutputs({});
+    }
+
+    /** The app's DynamoDB names and tags, within AWS's limits (app-store-iam.ts). */
+    private iam(app: string, stores: CheckedAppStores) {
+        return appStoreIam(this.args.clusterName, this.args.region, app, stores.keyValue.map(({ label, args, sharedFrom }) => ({
+            label, ...(sharedFrom !== undefined ? { sharedFrom } : { shareWith: (args as { shareWith?: readonly string[] }).shareWith ?? [] }),
+        })));
     }
 
     /** The platform server's access to one app database (refused when it does not serve it). */
@@ -153,25 +127,26 @@ export class AwsAppStores extends pulumi.ComponentResource implements AppStorePr
     backends(app: string, stores: CheckedAppStores): SpinAppStores {
         // `<cluster>-<app>-kv-<label>` is ambiguous when names hold "-kv-" (app "a" label "b-kv-c",
         // app "a-kv-b" label "c"): one table cannot be two apps' stores (each app's IAM policy would name it).
-        for (const { label } of stores.keyValue) {
+        for (const { label } of stores.keyValue.filter((s) => s.sharedFrom === undefined)) {
             const table = dynamoTableName(this.args.clusterName, app, label);
             const owner = `SpinApp ${app} stores.keyValue.${label}`;
             const other = this.tableOwners.get(table);
             if (other !== undefined && other !== owner) {
-                throw new Error(`${owner}: DynamoDB table is ${JSON.stringify(table)}, already the table of ${other}; one table cannot back two stores (each app's stores are private to it): rename the label or the app`);
+                throw new Error(`${owner}: DynamoDB table is ${JSON.stringify(table)}, already the table of ${other}; one table cannot back two stores (each app's stores are private to it unless shared with sharedFrom): rename the label or the app`);
             }
             this.tableOwners.set(table, owner);
         }
+        this.iam(app, stores);
         return {
-            keyValue: Object.fromEntries(stores.keyValue.map(({ label, args }) => [label, {
+            keyValue: Object.fromEntries(stores.keyValue.map(({ label, args, sharedFrom }) => [label, {
                 type: "aws_dynamo" as const,
-                table: dynamoTableName(this.args.clusterName, app, label),
+                table: dynamoTableName(this.args.clusterName, sharedFrom ?? app, label),
                 region: this.args.region,
                 consistentRead: (args as Dynamo).consistentRead ?? true,
             }])),
-            sqlite: Object.fromEntries(stores.sqlite.map(({ label, args }) => [label, {
+            sqlite: Object.fromEntries(stores.sqlite.map(({ label, args, sharedFrom }) => [label, {
                 type: "libsql" as const,
-                url: isPlatformLibsql(args) ? this.platformDatabase(app, label).url : (args as Libsql).url as string,
+                url: isPlatformLibsql(args) ? this.platformDatabase(sharedFrom ?? app, label).url : (args as Libsql).url as string,
             }])),
         };
     }
@@ -179,25 +154,34 @@ export class AwsAppStores extends pulumi.ComponentResource implements AppStorePr
     provision(app: string, jobId: string, stores: CheckedAppStores, nomad: NomadAccess, parent: pulumi.Resource): ProvisionedAppStores {
         const { clusterName, region, tags } = this.args;
         const items: Record<string, pulumi.Input<string>> = {};
+        const waitFor: pulumi.Resource[] = [];
         if (stores.keyValue.length > 0) {
-            const tables = stores.keyValue.map(({ label, args }) => new aws.dynamodb.Table(`${app}-kv-${label}`, {
-                name: dynamoTableName(clusterName, app, label),
-                billingMode: "PAY_PER_REQUEST",
-                hashKey: "PK",
-                attributes: [{ name: "PK", type: "S" }],
-                serverSideEncryption: { enabled: true, kmsKeyArn: this.kmsKeyArn },
-                pointInTimeRecovery: { enabled: true },
-                deletionProtectionEnabled: (args as Dynamo).deletionProtection ?? this.args.deletionProtection,
-                tags: { ...tags, "spin-cloud:app": app, "spin-cloud:store": label },
-            }, { parent, retainOnDelete: args.retainOnDelete !== false }));
+            const iam = this.iam(app, stores);
+            const own = stores.keyValue.filter((s) => s.sharedFrom === undefined).map(({ label, args }) => {
+                const name = dynamoTableName(clusterName, app, label);
+                const table = new aws.dynamodb.Table(`${app}-kv-${label}`, {
+                    name,
+                    billingMode: "PAY_PER_REQUEST",
+                    hashKey: "PK",
+                    attributes: [{ name: "PK", type: "S" }],
+                    serverSideEncryption: { enabled: true, kmsKeyArn: this.kmsKeyArn },
+                    pointInTimeRecovery: { enabled: true },
+                    deletionProtectionEnabled: (args as Dynamo).deletionProtection ?? this.args.deletionProtection,
+                    tags: { ...tags, [APP_TAG]: app, [STORE_TAG]: label, ...(iam.sharedWithTags[label] !== undefined ? { [SHARED_WITH_TAG]: iam.sharedWithTags[label] } : {}) },
+                }, { parent, retainOnDelete: args.retainOnDelete !== false });
+                this.tables.set(name, table);
+                return table;
+            });
+            // The owner was constructed first (store-sharing.ts), so its table is known here.
+            const shared = stores.keyValue.filter((s) => s.sharedFrom !== undefined).map(({ label, sharedFrom }) => this.tables.get(dynamoTableName(clusterName, sharedFrom!, label))!);
             const user = new aws.iam.User(`${app}-stores`, {
                 name: appStoreUserName(clusterName, app),
                 path: `/spin-cloud/${clusterName}/`,
-                tags: { ...tags, "spin-cloud:app": app },
+                tags: { ...tags, [APP_TAG]: app, ...(iam.sharesTag !== undefined ? { [SHARES_TAG]: iam.sharesTag } : {}) },
             }, { parent });
-            new aws.iam.UserPolicy(`${app}-stores`, {
+            const policy = new aws.iam.UserPolicy(`${app}-stores`, {
                 user: user.name,
-                policy: pulumi.all([pulumi.all(tables.map((t) => t.arn)), this.kmsKeyArn])
+                policy: pulumi.all([pulumi.all([...own, ...shared].map((t) => t.arn)), this.kmsKeyArn])
                     .apply(([arns, key]) => JSON.stringify(appStoresPolicy(arns, key, region))),
             }, { parent });
             // Rotate: bump `stores.accessKeyGeneration` (README "Data").
@@ -205,21 +189,26 @@ export class AwsAppStores extends pulumi.ComponentResource implements AppStorePr
             const key = new aws.iam.AccessKey(appAccessKeyResourceName(app, generation), { user: user.name }, { parent, additionalSecretOutputs: ["secret"] });
             items[AWS_KEY_ITEMS.accessKeyId] = key.id;
             items[AWS_KEY_ITEMS.secretAccessKey] = pulumi.secret(key.secret);
+            // The job starts once the key may reach every table (a shared one included).
+            waitFor.push(policy, ...shared);
         }
-        let platform = false;
-        for (const { label, args } of stores.sqlite) {
+        for (const { label, args, sharedFrom } of stores.sqlite) {
             if (isPlatformLibsql(args)) {
-                platform = true;
-                const db = this.platformDatabase(app, label);
-                new LibsqlDatabase(`${app}-sqlite-${label}`, db, { parent });
+                // A shared database: the owner's namespace, a token for it, and the owner's marker (none here).
+                const db = this.platformDatabase(sharedFrom ?? app, label);
+                if (sharedFrom === undefined) new LibsqlDatabase(`${app}-sqlite-${label}`, db, { parent });
                 items[libsqlTokenItem(label)] = db.token;
+                // The app's job waits for sqld and its namespaces task (the whole LibsqlServer).
+                if (this.libsql !== undefined && !waitFor.includes(this.libsql)) waitFor.push(this.libsql);
             } else {
                 items[libsqlTokenItem(label)] = pulumi.secret((args as Libsql).token as pulumi.Input<string>);
             }
         }
         if (Object.keys(items).length === 0) return { resources: [], secrets: {} };
-        const variable = new Variable(`${app}-stores`, { path: spinAppStoreVariablePath(jobId), items }, nomadResourceOptions(nomad, parent));
-        // The app's job waits for sqld and its namespaces task (the whole LibsqlServer).
-        return { resources: platform && this.libsql ? [variable, this.libsql] : [variable], secrets: items };
+        // With a platform database, the tokens are written once the server trusts their key (a
+        // rotation rolls sqld first): an instance that restarts meanwhile reads the old token, still trusted.
+        const server = waitFor.filter((r) => r === this.libsql);
+        const variable = new Variable(`${app}-stores`, { path: spinAppStoreVariablePath(jobId), items }, nomadResourceOptions(nomad, parent, server));
+        return { resources: [variable, ...waitFor], secrets: items };
     }
 }

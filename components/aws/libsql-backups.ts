@@ -12,7 +12,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { fitName, PolicyDocument } from "./app-stores";
+import { fitName, PolicyDocument } from "./app-store-iam";
 import { privateBucket, tlsOnlyStatement } from "./private-bucket";
 
 /**

@@ -35,6 +35,9 @@ export interface SpinCloudComponentArgs extends SpinCloudArgs {
     libsqlDatabases?: readonly LibsqlDatabaseRef[];
 }
 
+/** The cluster's name: `clusterName`, default `spin-cloud-<stack>` (every AWS name and tag starts with it). */
+export const clusterNameOf = (args: { clusterName?: string }): string => args.clusterName ?? `spin-cloud-${pulumi.getStack()}`;
+
 /**
  * The whole cloud on AWS: network, cluster secrets, Nomad + Consul servers and clients.
  * Arguments are validated before any resource is registered.
@@ -72,7 +75,7 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
         checkedLibsqlDatabases(args.libsqlDatabases ?? [], "SpinCloud libsqlDatabases");
         super("spin-cloud:index:SpinCloud", name, {}, opts);
         const parent = { parent: this };
-        const clusterName = args.clusterName ?? `spin-cloud-${pulumi.getStack()}`;
+        const clusterName = clusterNameOf(args);
         const tags = { "spin-cloud:cluster": clusterName, "managed-by": "pulumi", ...args.tags };
         this.settings = settings;
         this.cluster = {
@@ -205,7 +208,7 @@ export class SpinCloud extends pulumi.ComponentResource implements AppCloud {
         this.operatorUrls = operator.urls;
         const appStores = new AwsAppStores(`${name}-app-stores`, {
             clusterName, region: args.awsRegion, deletionProtection: true, tags,
-            libsql: { databases: args.libsqlDatabases ?? [], nomad: nomadAccess, datacenter: settings.datacenter, architecture: settings.architecture },
+            libsql: { databases: args.libsqlDatabases ?? [], nomad: nomadAccess, datacenter: settings.datacenter, architecture: settings.architecture, signingKeyGeneration: settings.libsqlSigningKeyGeneration },
         }, { parent: this });
         this.platform = {
             clusterName,

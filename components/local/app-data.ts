@@ -24,6 +24,8 @@ export class LocalAppData extends pulumi.ComponentResource implements AppStorePr
     readonly root: string;
     /** The step; an app's job depends on it so the directory exists before the task starts. */
     readonly step: command.local.Command;
+    /** Store file → the step that made its directory: what an app sharing the store waits for. */
+    private readonly storeSteps = new Map<string, command.local.Command>();
 
     constructor(name: string, args: LocalAppDataArgs, opts?: pulumi.ComponentResourceOptions) {
         const commands = appDataCommands(args.stateDir);
@@ -34,18 +36,32 @@ export class LocalAppData extends pulumi.ComponentResource implements AppStorePr
         this.registerOutputs({ root: this.root });
     }
 
+    /** Each label's file: the app's own, or the owner's for a store it shares (`sharedFrom`). */
     backends(app: string, stores: CheckedAppStores): SpinAppStores {
-        return localStorePaths(this.root, app, { keyValue: stores.keyValue.map((s) => s.label), sqlite: stores.sqlite.map((s) => s.label) });
+        // The app's own labels all at once: localStorePaths refuses two that differ only in case.
+        localStorePaths(this.root, app, { keyValue: stores.keyValue.map((s) => s.label), sqlite: stores.sqlite.map((s) => s.label) });
+        const of = (owner: string, label: string) => localStorePaths(this.root, owner, { keyValue: [label], sqlite: [label] });
+        return {
+            keyValue: Object.fromEntries(stores.keyValue.map(({ label, sharedFrom }) => [label, of(sharedFrom ?? app, label).keyValue![label]])),
+            sqlite: Object.fromEntries(stores.sqlite.map(({ label, sharedFrom }) => [label, of(sharedFrom ?? app, label).sqlite![label]])),
+        };
     }
 
-    /** One step per store (`<app>-kv-<label>-data`, `<app>-sqlite-<label>-data`) after the root's; no secrets. */
+    /**
+     * One step per store of the app's own (`<app>-kv-<label>-data`, `<app>-sqlite-<label>-data`)
+     * after the root's; a shared store's step is its owner's (constructed first), which the job
+     * waits for too. No secrets.
+     */
     provision(app: string, _jobId: string, stores: CheckedAppStores, _nomad: NomadAccess, parent: pulumi.Resource): ProvisionedAppStores {
         const backends = this.backends(app, stores);
-        const steps = ([["kv", "keyValue"], ["sqlite", "sqlite"]] as const).flatMap(([short, kind]) => stores[kind].map(({ label, args }) => {
+        const steps = ([["kv", "keyValue"], ["sqlite", "sqlite"]] as const).flatMap(([short, kind]) => stores[kind].map(({ label, args, sharedFrom }) => {
             const b = backends[kind]![label];
             if (b.type !== "spin") throw new Error(`local app data: stores.${kind}.${label} has backend ${b.type}; the local target keeps spin files`);
-            return new command.local.Command(`${app}-${short}-${label}-data`, storeDataCommands(this.root, b.path),
+            if (sharedFrom !== undefined) return this.storeSteps.get(b.path)!;
+            const step = new command.local.Command(`${app}-${short}-${label}-data`, storeDataCommands(this.root, b.path),
                 { parent, dependsOn: [this.step], retainOnDelete: args.retainOnDelete !== false });
+            this.storeSteps.set(b.path, step);
+            return step;
         }));
         return { resources: [this.step, ...steps], secrets: {} };
     }

@@ -29,6 +29,31 @@ export interface LibsqlServerArgs {
     readonly backupId: string;
     /** Defaults: LIBSQL_DEFAULT_RESOURCES. */
     readonly resources?: Partial<LibsqlResources>;
+    /**
+     * Generation of the token-signing key (an integer, 1 or more; default 1): bump it by one to
+     * rotate. At generation N the apps' tokens are signed with key N and sqld trusts keys N and
+     * N-1; older keys are deleted. `pulumi up` replaces sqld with both keys first (the job's
+     * deployment), then rolls the apps onto their new tokens (they depend on this component), so
+     * no running token is ever refused. Key N-1 stays trusted until the next bump: to retire a
+     * leaked key at once, bump twice (two `up`s). SpinCloud setting `libsqlSigningKeyGeneration`.
+     */
+    readonly signingKeyGeneration?: number;
+}
+
+/** The default signing key generation: the key every stack had before generations existed. */
+const FIRST_SIGNING_KEY_GENERATION = 1;
+
+/** The key generations a server at `generation` registers, newest first: it and the one before. */
+export function libsqlSigningKeyGenerations(generation: number): number[] {
+    if (!Number.isSafeInteger(generation) || generation < FIRST_SIGNING_KEY_GENERATION) {
+        throw new Error(`LibsqlServer signingKeyGeneration is ${JSON.stringify(generation)}; must be an integer of ${FIRST_SIGNING_KEY_GENERATION} or more`);
+    }
+    return generation > FIRST_SIGNING_KEY_GENERATION ? [generation, generation - 1] : [generation];
+}
+
+/** Generation 1 keeps the name the one key always had, so an existing stack sees no change. */
+export function libsqlSigningKeyName(server: string, generation: number): string {
+    return generation === FIRST_SIGNING_KEY_GENERATION ? `${server}-signing-key` : `${server}-signing-key-${generation}`;
 }
 
 /** What an app's SQLite label gets from the platform server: Spin's `url`, and its token (secret). */
@@ -40,9 +65,11 @@ export interface LibsqlDatabaseAccess {
 
 /**
  * The platform's libSQL server (docs/libsql.md): the `libsql` Nomad job with one namespace per
- * app database, a platform Ed25519 key whose public half sqld verifies tokens with, each app's
- * token (a JWT naming its namespace only), and the admin key the namespace sidecar uses. All
- * secret material is a Pulumi secret reaching the tasks through the job's two Variables.
+ * app database, the platform's Ed25519 signing keys (the current generation and the one before)
+ * whose public halves sqld verifies tokens with, each app's token (a JWT naming its namespace
+ * only, signed with the current key), and the admin key the namespace sidecar uses. All secret
+ * material is a Pulumi secret reaching the tasks through the job's two Variables; the public keys
+ * are in the jobspec.
  */
 export class LibsqlServer extends pulumi.ComponentResource {
     readonly databases: readonly LibsqlNamespace[];
@@ -51,6 +78,7 @@ export class LibsqlServer extends pulumi.ComponentResource {
 
     constructor(name: string, args: LibsqlServerArgs, opts?: pulumi.ComponentResourceOptions) {
         const databases = checkedLibsqlDatabases(args.databases, "LibsqlServer databases");
+        const generations = libsqlSigningKeyGenerations(args.signingKeyGeneration ?? FIRST_SIGNING_KEY_GENERATION);
         if (databases.length === 0) throw new Error("LibsqlServer databases is []; the server is only built for at least one database (SpinCloud builds none without one)");
         const namespaces = databases.map((d) => `${d.namespace}\n`).join("");
         // Nomad refuses a Variable over 64 KiB (nomad/structs/variables.go maxVariableSize).
@@ -60,8 +88,11 @@ export class LibsqlServer extends pulumi.ComponentResource {
         super("spin-cloud:platform:LibsqlServer", name, {}, opts);
         const parent = { parent: this };
         this.databases = databases;
-        // Replacing this resource (`pulumi up --replace`) rotates every token: the apps roll onto the new ones.
-        this.signingSeed = pulumi.secret(new random.RandomBytes(`${name}-signing-key`, { length: 32 }, parent).base64);
+        // One seed per generation; a generation that leaves `generations` is deleted by Pulumi.
+        const seeds = generations.map((g) => pulumi.secret(new random.RandomBytes(libsqlSigningKeyName(name, g), { length: 32 }, parent).base64));
+        this.signingSeed = seeds[0];
+        // Public halves are not secret: unsecret, so the jobspec and its diff stay readable.
+        const jwtPublicKeys = pulumi.unsecret(pulumi.all(seeds).apply((all) => all.map(libsqlPublicKeyPem)));
         const adminKey = new random.RandomPassword(`${name}-admin`, { length: 40, special: false }, parent).result;
         const { shared, server } = LIBSQL_VARIABLES;
         const sharedVariable = new Variable(`${name}-shared`, {
@@ -77,16 +108,17 @@ export class LibsqlServer extends pulumi.ComponentResource {
                 [server.items.bucket]: args.backup.bucket,
                 [server.items.accessKeyId]: args.backup.accessKeyId,
                 [server.items.secretAccessKey]: pulumi.secret(args.backup.secretAccessKey),
-                [server.items.jwtPublicKeys]: this.signingSeed.apply(libsqlPublicKeyPem),
             },
         }, nomadResourceOptions(args.nomad, this));
-        const job = registerJob(name, libsqlJob({
+        // An Output (the keys come from the seeds): under a preview with new seeds the jobspec is unknown.
+        const job = registerJob(name, jwtPublicKeys.apply((keys) => libsqlJob({
             datacenters: [args.datacenter],
             architecture: args.architecture,
             namespaces: databases.map((d) => d.namespace),
             backup: { region: args.backup.region, databaseId: args.backupId },
+            jwtPublicKeys: keys,
             resources: args.resources,
-        }), args.nomad, this, [sharedVariable, serverVariable]);
+        })), args.nomad, this, [sharedVariable, serverVariable]);
         this.jobId = job.name;
         this.registerOutputs({ jobId: this.jobId, namespaces: databases.map((d) => d.namespace) });
     }

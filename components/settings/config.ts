@@ -60,6 +60,13 @@ export interface SpinCloudArgs {
      */
     loadBalancerProtection?: boolean;
     /**
+     * Generation of the platform libSQL server's token-signing key (docs/libsql.md "Tokens"):
+     * bump it by one to rotate. At generation N the apps' tokens are signed with key N and sqld
+     * trusts keys N and N-1, so no running token is refused; key N-1 stays trusted until the next
+     * bump (to retire a leaked key at once, bump twice, one `pulumi up` each).
+     */
+    libsqlSigningKeyGeneration?: number;
+    /**
      * Versions this stack expects, as `<product>@<version>` (nomad, consul, spin, traefik,
      * bindle). Each must be the version spin-cloud pins, so an upgrade of spin-cloud that moves a
      * pin stops `pulumi preview` on this key instead of rolling every node unannounced.
@@ -94,6 +101,7 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting<K> } = {
     hostedZoneId: { type: "string", default: "", description: "Route 53 hosted zone id of appsDomain (empty when appsDomain is empty)." },
     exampleApp: { type: "boolean", default: false, description: "Deploy the example Spin app in apps/hello (build it first: bash apps/build.sh)." },
     loadBalancerProtection: { type: "boolean", default: false, description: "Deletion protection and access logs (encrypted S3 bucket) on both load balancers; set it in production." },
+    libsqlSigningKeyGeneration: { type: "integer", default: 1, description: "Generation of the platform libSQL server's token-signing key; bump it by one to rotate (sqld trusts this key and the previous one, the apps get tokens of this one; to retire a leaked key at once, bump twice, one up each)." },
     operatorCidrs: { type: "array", default: [], description: "IPv4 CIDRs allowed to reach Nomad, Consul, the Traefik dashboard and Bindle (include where pulumi up runs). Required; never 0.0.0.0/0." },
     expectedVersions: { type: "array", default: [], description: "Versions this stack expects, as product@version (nomad, consul, spin, traefik, bindle, libsql); each must be the one spin-cloud pins, so a changed pin stops preview." },
 };
@@ -118,9 +126,10 @@ export function instanceTypeArchitecture(instanceType: string): Architecture | u
     return match[3].startsWith("g") ? "arm64" : "x86_64";
 }
 
-function integerIn(key: SettingKey, value: number, min: number, max: number): void {
-    if (!Number.isInteger(value) || value < min || value > max) {
-        throw new ConfigError(key, value, `an integer from ${min} to ${max}`);
+/** `max` left out: no upper bound (up to the largest safe integer). */
+function integerIn(key: SettingKey, value: number, min: number, max?: number): void {
+    if (!Number.isSafeInteger(value) || value < min || (max !== undefined && value > max)) {
+        throw new ConfigError(key, value, max === undefined ? `an integer of ${min} or more` : `an integer from ${min} to ${max}`);
     }
 }
 
@@ -176,6 +185,7 @@ export function resolveSpinCloudArgs(args: SpinCloudArgs): ResolvedSpinCloudArgs
     for (const key of ["exampleApp", "loadBalancerProtection"] as const) {
         if (typeof merged[key] !== "boolean") throw new ConfigError(key, merged[key], "true or false");
     }
+    integerIn("libsqlSigningKeyGeneration", merged.libsqlSigningKeyGeneration, 1);
     checkExpectedVersions(merged.expectedVersions);
     return merged;
 }

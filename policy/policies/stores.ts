@@ -3,7 +3,10 @@
  * customer managed key, point-in-time recovery on, deletion protection in production; and every
  * IAM grant of DynamoDB actions naming tables, only the tables of the identity's own app. An app
  * is what the tag `spin-cloud:app` says: app-stores.ts puts it on each table (with
- * `spin-cloud:store`) and on the app's IAM user.
+ * `spin-cloud:store`) and on the app's IAM user. A store shared between apps is marked on both
+ * sides (components/aws/app-store-iam.ts): the sharer's user carries `spin-cloud:shares` =
+ * `<owner>/<label> ...` and the owner's table `spin-cloud:shared-with` = `<app> ...`; another
+ * app's table is reachable only where both say so.
  */
 import { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { grantsDynamo, hasWildcard, isEveryDynamoAction, policyStatements, PolicyStatement, tableOfArn, UNKNOWN_STRING } from "../lib/iam-policy";
@@ -12,8 +15,13 @@ import { referencedBy } from "../lib/stack";
 import { configSchema, tunables } from "./config";
 
 export const TABLE_TYPE = "aws:dynamodb/table:Table";
+const TABLE_RESOURCE_POLICY = "aws:dynamodb/resourcePolicy:ResourcePolicy";
 /** The tag naming the app a table or an IAM identity belongs to. */
 export const APP_TAG = "spin-cloud:app";
+/** The tags naming a table's store label, and the `<owner>/<label>` stores of other apps an identity shares. */
+export const STORE_TAG = "spin-cloud:store";
+export const SHARES_TAG = "spin-cloud:shares";
+export const SHARED_WITH_TAG = "spin-cloud:shared-with";
 const USER = "aws:iam/user:User";
 export const ROLE = "aws:iam/role:Role";
 const GROUP = "aws:iam/group:Group";
@@ -144,16 +152,19 @@ export const dynamodbAccessNamesTables: ResourceValidationPolicy = {
 const referenced = (r: PolicyResource, prop: string, all: readonly PolicyResource[], type: string): PolicyResource[] =>
     referencedBy(r, prop, all, [type], ["name", "id", "arn"]);
 
-interface Principal { readonly label: string; readonly app?: string }
+interface Principal { readonly label: string; readonly app?: string; readonly shares: readonly string[] }
 
-const principal = (p: PolicyResource): Principal => ({ label: describeResource(p.name, p.type), app: tagsOf(p.props)[APP_TAG] || undefined });
+const principal = (p: PolicyResource): Principal => {
+    const tags = tagsOf(p.props);
+    return { label: describeResource(p.name, p.type), app: tags[APP_TAG] || undefined, shares: (tags[SHARES_TAG] ?? "").split(" ").filter((x) => x !== "") };
+};
 
 /** Who a grant-bearing resource gives its permissions to. */
 function principalsOf(r: PolicyResource, all: readonly PolicyResource[]): Principal[] {
     const inline = INLINE[r.type];
     if (inline !== undefined) {
         const found = referenced(r, inline.principal, all, inline.principalType);
-        return found.length > 0 ? found.map(principal) : [{ label: `${inline.principal} ${JSON.stringify(peek(r.props, inline.principal))} (not in this stack)` }];
+        return found.length > 0 ? found.map(principal) : [{ label: `${inline.principal} ${JSON.stringify(peek(r.props, inline.principal))} (not in this stack)`, shares: [] }];
     }
     if (r.type === ROLE) {
         return [principal(r)];
@@ -161,20 +172,29 @@ function principalsOf(r: PolicyResource, all: readonly PolicyResource[]): Princi
     // A managed policy: the identities its attachments name.
     const attachments = all.filter((a) => ATTACHMENTS[a.type] !== undefined && referenced(a, "policyArn", all, POLICY).some((x) => x.urn === r.urn));
     const found = attachments.flatMap((a) => ATTACHMENTS[a.type].flatMap(([prop, type]) => referenced(a, prop, all, type)));
-    return found.length > 0 ? found.map(principal) : [{ label: "no identity of this stack (no attachment)" }];
+    return found.length > 0 ? found.map(principal) : [{ label: "no identity of this stack (no attachment)", shares: [] }];
 }
 
 export const noCrossAppStoreAccess: StackValidationPolicy = {
     name: "no-cross-app-store-access",
-    description: "An IAM identity reaches only its own app's DynamoDB tables (tag spin-cloud:app); an identity of no app reaches no app's table.",
+    description: "An IAM identity reaches only its own app's DynamoDB tables (tag spin-cloud:app) and the stores shared with it (its tag spin-cloud:shares names <owner>/<label>, the table's spin-cloud:shared-with names its app); an identity of no app reaches no app's table; an app's table has no resource policy.",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
         const tables = args.resources.filter((r) => r.type === TABLE_TYPE);
         const ownerOf = (t: PolicyResource) => tagsOf(t.props)[APP_TAG] || undefined;
+        const storeOf = (t: PolicyResource) => `${ownerOf(t)}/${tagsOf(t.props)[STORE_TAG] ?? ""}`;
+        const sharedWith = (t: PolicyResource) => (tagsOf(t.props)[SHARED_WITH_TAG] ?? "").split(" ").filter((x) => x !== "");
         const tableNamed = (arn: string) => {
             const name = tableOfArn(arn);
             return tables.find((t) => (name !== undefined && peek(t.props, "name") === name) || peek(t.props, "arn") === arn);
         };
+        // A table's own resource policy grants whatever principals it names, around the app's IAM user.
+        for (const r of args.resources.filter((x) => x.type === TABLE_RESOURCE_POLICY)) {
+            for (const t of referenced(r, "resourceArn", args.resources, TABLE_TYPE).filter((x) => ownerOf(x) !== undefined)) {
+                report(`${describeResource(r.name, r.type)} attaches a resource policy to '${t.name}', a table of app '${ownerOf(t)}': it grants the principals it names `
+                    + "beside the app's IAM user, which no check here sees. Grant through the app's user (AwsAppStores; share with shareWith/sharedFrom) and remove it.", r.urn);
+            }
+        }
         for (const r of args.resources.filter((x) => GRANT_TYPES.includes(x.type))) {
             const what = describeResource(r.name, r.type);
             const docs = documents(r.type, r.props, peek);
@@ -200,10 +220,13 @@ export const noCrossAppStoreAccess: StackValidationPolicy = {
             for (const p of principalsOf(r, args.resources)) {
                 for (const [arn, table] of named) {
                     const owner = table === undefined ? undefined : ownerOf(table);
-                    if (p.app !== undefined && owner !== p.app) {
-                        const whose = owner !== undefined ? `a table of app '${owner}'` : `no table of app '${p.app}' in this stack`;
+                    const claims = table !== undefined && owner !== undefined && p.shares.includes(storeOf(table));
+                    const consents = table !== undefined && p.app !== undefined && sharedWith(table).includes(p.app);
+                    if (p.app !== undefined && owner !== p.app && !(claims && consents)) {
+                        const why = !claims ? `not in its ${SHARES_TAG} tag` : `whose ${SHARED_WITH_TAG} tag does not name '${p.app}'`;
+                        const whose = owner !== undefined ? `a table of app '${owner}' (store '${storeOf(table!)}', ${why})` : `no table of app '${p.app}' in this stack`;
                         report(`${what} lets ${p.label} (app '${p.app}') reach ${arn}, ${whose}. An app's data is private to it: ` +
-                            `name only the ARNs of tables tagged ${APP_TAG}=${p.app}.`, r.urn);
+                            `name only the ARNs of tables tagged ${APP_TAG}=${p.app}, or share a store explicitly (the owner's stores.keyValue.<label>.shareWith and the sharer's sharedFrom).`, r.urn);
                     } else if (p.app === undefined && owner !== undefined) {
                         report(`${what} lets ${p.label}, which is no app's identity (no ${APP_TAG} tag), reach ${arn}, a table of app '${owner}'. ` +
                             "Only the app's own IAM user (AwsAppStores) may reach its tables.", r.urn);

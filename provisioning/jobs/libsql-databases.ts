@@ -101,7 +101,7 @@ export function libsqlPublicKeyPem(seedBase64: string): string {
 
 /**
  * The app's token for its namespace: a JWT `{"id": namespace, "a": "rw"}` without `exp` (it lives
- * as long as the signing key; rotate by replacing the key), signed with the platform's Ed25519 key
+ * as long as sqld trusts its key; rotate with the key generation, docs/libsql.md "Tokens"), signed with the platform's Ed25519 key
  * (its seed). Ed25519 signatures are deterministic: the same key and namespace give the same
  * bytes, so `pulumi preview` shows no change.
  */

@@ -13,7 +13,9 @@
  *   the job's Variable, which the sidecar creates. Adding an app changes the tags and the Variable,
  *   not a task.
  * - Secrets (the admin key, the S3 key) reach the tasks through Nomad Variables and templates,
- *   never the jobspec or an argv.
+ *   never the jobspec or an argv. The token-verifying public keys are not secret: they are a
+ *   literal template of the job, so a changed key set is a new job version whose deployment
+ *   replaces sqld before `pulumi up` goes on to the apps (key rotation, docs/libsql.md "Tokens").
  *
  * sqld flags and env (tursodatabase/libsql libsql-server-v0.24.32, libsql-server/src/main.rs `Cli`):
  * `--db-path`, `--http-listen-addr`, `--admin-listen-addr` (the admin API, authenticated only
@@ -29,6 +31,7 @@
  * ephemeral_disk.mdx (`sticky`, `migrate`), lifecycle.mdx (a poststart sidecar runs beside the
  * main task for the allocation's life), template.mdx (`nomadVar`, `env`, `change_mode`).
  */
+import { createPublicKey } from "crypto";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { JOB_IDS, jobVariablePath, LIBSQL_PORTS, SERVICE_NAMES } from "../platform";
@@ -47,13 +50,13 @@ export const LIBSQL_READY_SERVICE = "libsql-namespaces";
 
 /**
  * The job's Variables: `shared` (every task of the job reads it: the admin key and the namespace
- * list) and `server` (only the sqld task: the backup bucket's key and the token-verifying keys).
+ * list) and `server` (only the sqld task: the backup bucket and its key).
  */
 export const LIBSQL_VARIABLES = {
     shared: { path: jobVariablePath(JOB_IDS.libsql), items: { adminKey: "admin_key", namespaces: "namespaces" } },
     server: {
         path: `${jobVariablePath(JOB_IDS.libsql)}/${LIBSQL_GROUP}/${LIBSQL_TASKS.server}`,
-        items: { bucket: "backup_bucket", accessKeyId: "backup_access_key_id", secretAccessKey: "backup_secret_access_key", jwtPublicKeys: "jwt_public_keys" },
+        items: { bucket: "backup_bucket", accessKeyId: "backup_access_key_id", secretAccessKey: "backup_secret_access_key" },
     },
 } as const;
 
@@ -98,11 +101,40 @@ export interface LibsqlJobInput {
     readonly namespaces: readonly string[];
     /** The bottomless backup: its region and the id that prefixes every namespace's objects. */
     readonly backup: { readonly region: string; readonly databaseId: string };
+    /**
+     * The Ed25519 public keys sqld verifies tokens with, each one PEM `PUBLIC KEY` block
+     * (libsql-databases.ts libsqlPublicKeyPem), newest first; at least one. sqld reads the file
+     * once, at start.
+     */
+    readonly jwtPublicKeys: readonly string[];
     readonly resources?: Partial<LibsqlResources>;
 }
 
+/** One PEM `PUBLIC KEY` block, nothing around it (sqld splits a file of several with pem::parse_many). */
+const PUBLIC_KEY_PEM = /^-----BEGIN PUBLIC KEY-----\n([A-Za-z0-9+/=]{1,64}\n)+-----END PUBLIC KEY-----\n$/;
+
 function fail(field: string, value: unknown, allowed: string): never {
     throw new Error(`libsql job: ${field} is ${JSON.stringify(value)}; ${allowed}`);
+}
+
+/**
+ * sqld 0.24.32 with an empty key file starts with JWT authentication and no usable key: it answers
+ * 401 to every token (measured: test/real/libsql/jwt-keys.test.ts), so an empty set would lock
+ * every app out. A key sqld cannot parse stops it at start (src/auth/parsers.rs parse_jwt_keys).
+ */
+function checkedPublicKeys(keys: readonly string[]): string[] {
+    if (!Array.isArray(keys) || keys.length === 0) fail("jwtPublicKeys", keys, "at least one PEM PUBLIC KEY: sqld refuses every token without one");
+    keys.forEach((pem, i) => {
+        const field = `jwtPublicKeys[${i}]`;
+        // Nomad renders the key file as a template: `{{` would be template code, not key text.
+        if (typeof pem !== "string" || pem.includes("{{") || pem.includes("}}")) fail(field, pem, "must be PEM text without {{ or }} (Nomad renders it as a template)");
+        if (!PUBLIC_KEY_PEM.test(pem)) fail(field, pem, "must be exactly one PEM PUBLIC KEY block (SPKI), ending in a newline");
+        let type: string | undefined;
+        try { type = createPublicKey(pem).asymmetricKeyType; } catch { type = undefined; }
+        if (type !== "ed25519") fail(field, pem, `must be an Ed25519 public key (sqld verifies EdDSA tokens only); it is ${type ?? "not a key"}`);
+        if (keys.indexOf(pem) !== i) fail(field, pem, "must be given once");
+    });
+    return [...keys];
 }
 
 function checked(input: LibsqlJobInput): { namespaces: string[]; resources: LibsqlResources } {
@@ -126,7 +158,7 @@ const itemOf = (variable: { path: string }, item: string) => `{{ with nomadVar "
 const rawItemOf = (variable: { path: string }, item: string) => `{{ with nomadVar "${variable.path}" }}{{ .${item}.Value }}{{ end }}`;
 const owner = { Uid: NOBODY_IDS.uid, Gid: NOBODY_IDS.gid };
 
-function serverTask(input: LibsqlJobInput, resources: LibsqlResources): NomadTask {
+function serverTask(input: LibsqlJobInput, resources: LibsqlResources, jwtPublicKeys: readonly string[]): NomadTask {
     const artifact = libsqlServerArtifact(input.architecture);
     const { server, shared } = LIBSQL_VARIABLES;
     const envLine = (name: string, variable: { path: string }, item: string) => `${name}=${itemOf(variable, item)}\n`;
@@ -138,7 +170,12 @@ function serverTask(input: LibsqlJobInput, resources: LibsqlResources): NomadTas
                 + envLine("LIBSQL_BOTTOMLESS_AWS_SECRET_ACCESS_KEY", server, server.items.secretAccessKey),
             DestPath: LIBSQL_TEMPLATE_PATHS.env, Envvars: true, ChangeMode: "restart", Perms: "400", ...owner,
         },
-        { EmbeddedTmpl: rawItemOf(server, server.items.jwtPublicKeys), DestPath: LIBSQL_TEMPLATE_PATHS.jwtKeys, ChangeMode: "restart", Perms: "400", ...owner },
+        // A literal: another key set is another template, which Nomad treats as a destructive
+        // update (hashicorp/nomad v1.6.3 scheduler/util.go tasksUpdated, "task templates"), so the
+        // new job version's deployment replaces the allocation, and registerJob (detach: false)
+        // returns only once sqld runs with the new keys; data moves with the sticky disk (measured:
+        // test/real/nomad/libsql-server.test.ts, plan destructive 1, the old token never refused).
+        { EmbeddedTmpl: jwtPublicKeys.join(""), DestPath: LIBSQL_TEMPLATE_PATHS.jwtKeys, ChangeMode: "noop", Perms: "400", ...owner },
     ];
     return {
         Name: LIBSQL_TASKS.server,
@@ -198,6 +235,7 @@ function namespacesTask(): NomadTask & { Lifecycle: NomadTaskLifecycle } {
 
 export function libsqlJob(input: LibsqlJobInput): NomadJob {
     const { namespaces, resources } = checked(input);
+    const jwtPublicKeys = checkedPublicKeys(input.jwtPublicKeys);
     return {
         ID: JOB_IDS.libsql,
         Name: JOB_IDS.libsql,
@@ -242,7 +280,7 @@ export function libsqlJob(input: LibsqlJobInput): NomadJob {
                     Interval: seconds(10), Timeout: seconds(3),
                 }],
             }],
-            Tasks: [serverTask(input, resources), namespacesTask()],
+            Tasks: [serverTask(input, resources, jwtPublicKeys), namespacesTask()],
             RestartPolicy: { Attempts: 3, Interval: minutes(5), Delay: seconds(10), Mode: "fail" },
             ReschedulePolicy: { Delay: seconds(30), DelayFunction: "exponential", MaxDelay: minutes(10), Unlimited: true },
             // No canary: a second sqld would be a second writer. The old allocation stops before the new one starts.

@@ -191,7 +191,7 @@ describe("SpinApp stores", () => {
         ["a local backend on AWS", () => new SpinApp("two", { cloud: fakeCloud(), source: STATEFUL, stores: { keyValue: { default: { backend: "spin" } }, sqlite: { default: LIBSQL } } }),
             /SpinApp two: stores\.keyValue\.default\.backend is "spin"; is a local backend; on aws use aws_dynamo/],
         ["an AWS option on the local target", () => new SpinApp("two", { cloud: LOCAL(), source: STATEFUL, stores: { keyValue: { cache: { deletionProtection: true } as never } } }),
-            /SpinApp two: stores\.keyValue\.cache\.deletionProtection is true; is not an option of the spin backend \(backend, retainOnDelete\); it is an option of the aws_dynamo backend \(aws\)/],
+            /SpinApp two: stores\.keyValue\.cache\.deletionProtection is true; is not an option of the spin backend \(backend, retainOnDelete, shareWith\); it is an option of the aws_dynamo backend \(aws\)/],
         ["an access key generation on the local target", () => new SpinApp("two", { cloud: LOCAL(), source: STATEFUL, stores: { accessKeyGeneration: 2 } }),
             /SpinApp two: stores\.accessKeyGeneration is 2; is an aws option .*the local target has no keys to rotate/],
         ["an access key generation that is not a positive integer", () => new SpinApp("two", { cloud: fakeCloud(), source: STATEFUL, stores: { sqlite: { default: LIBSQL }, accessKeyGeneration: 1.5 } }),

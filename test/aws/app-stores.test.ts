@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { AwsAppStores, appStoresPolicy, appStoreUserName, DYNAMO_ACTIONS, DYNAMO_TABLE_MAX, dynamoTableName } from "../../components/aws/app-stores";
+import { AwsAppStores } from "../../components/aws/app-stores";
+import { appStoresPolicy, appStoresPolicyMaxLength, appStoreUserName, DYNAMO_ACTIONS, DYNAMO_TABLE_MAX, dynamoTableName } from "../../components/aws/app-store-iam";
 import { checkedAppStores } from "../../components/apps/stores";
 import { nomadProvider } from "../../components/nomad";
 import { AWS_KEY_ITEMS, libsqlTokenItem, renderSpinRuntimeConfigTemplate, spinAppStoreVariablePath } from "../../provisioning/jobs/spin-runtime-config";
@@ -98,7 +99,7 @@ describe("AWS app stores", () => {
             const nomad = { provider: nomadProvider("nomad", { address: "https://nomad.test:4646", caPem: "ca", secretId: "t" }), leader: new pulumi.ComponentResource("test:index:Leader", "leader") };
             const shop = checkedAppStores("shop", SHOP, generation === undefined ? undefined : { accessKeyGeneration: generation }, "aws");
             const out = stores.provision("shop", "app-shop", shop, nomad, new pulumi.ComponentResource("test:index:App", "shop"));
-            return { secrets: out.secrets, resources: out.resources.length };
+            return { secrets: out.secrets, resources: pulumi.all(out.resources.map((x) => x.urn)) };
         });
         const items = (r: MockRun) => unwrapSecrets(ofType(r, "nomad:index/variable:Variable")[0].inputs.items) as Record<string, string>;
         const [first, again, second] = [await run(), await run(1), await run(2)];
@@ -110,7 +111,8 @@ describe("AWS app stores", () => {
         assert.notEqual(items(second)[AWS_KEY_ITEMS.secretAccessKey], items(first)[AWS_KEY_ITEMS.secretAccessKey]);
         // The same items the Variable gets are what SpinApp digests into the job.
         assert.deepEqual(Object.keys(unwrapSecrets(second.outputs.secrets) as object).sort(), [AWS_KEY_ITEMS.accessKeyId, AWS_KEY_ITEMS.secretAccessKey]);
-        assert.equal(second.outputs.resources, 1);
+        // The job waits for the store Variable and for the user's policy (the key reaches the tables only then).
+        assert.deepEqual((second.outputs.resources as string[]).map((urn) => urn.split("::")[2]), ["test:index:App$nomad:index/variable:Variable", "test:index:App$aws:iam/userPolicy:UserPolicy"]);
     });
 
     it("refuses two stores that would be one table (names holding -kv-), before the second app registers", async () => {
@@ -122,6 +124,21 @@ describe("AWS app stores", () => {
                 /SpinApp a-kv-b stores\.keyValue\.c: DynamoDB table is "spin-cloud-dev-a-kv-b-kv-c", already the table of SpinApp a stores\.keyValue\.b-kv-c; one table cannot back two stores/);
             return {};
         });
+    });
+
+    it("refuses an app whose stores' policy could exceed IAM's 2048 characters for a user's inline policies, before it registers", async () => {
+        const labels = (n: number) => Array.from({ length: n }, (_, i) => `store${i}`);
+        await evaluateStack("dev", () => {
+            const stores = new AwsAppStores("app-stores", ARGS);
+            assert.doesNotThrow(() => stores.backends("shop", checkedAppStores("shop", { keyValue: labels(17), sqlite: [] }, undefined, "aws")));
+            assert.throws(() => stores.backends("shop2", checkedAppStores("shop2", { keyValue: labels(18), sqlite: [] }, undefined, "aws")),
+                /^Error: SpinApp shop2: stores\.keyValue has 18 DynamoDB stores \(its own and shared\); its IAM user's policy, which names each table, would take up to (\d+) characters, over IAM's 2048/);
+            return {};
+        });
+        // The bound is the real document's length with the longest partition, account and key id.
+        const names = labels(3).map((l) => dynamoTableName("spin-cloud-dev", "shop", l));
+        const real = JSON.stringify(appStoresPolicy(names.map((n) => `arn:aws:dynamodb:eu-west-1:123456789012:table/${n}`), "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab", "eu-west-1")).length;
+        assert.equal(appStoresPolicyMaxLength(names, "eu-west-1"), real + "-us-gov".length * 4);
     });
 
     it("keeps names within AWS limits, deterministic and distinct", () => {

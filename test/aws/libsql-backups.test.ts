@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { AwsAppStores } from "../../components/aws/app-stores";
 import { LIBSQL_BUCKET_ACTIONS, LIBSQL_KMS_ACTIONS, LIBSQL_OBJECT_ACTIONS, libsqlBackupPolicy, libsqlBackupUserName } from "../../components/aws/libsql-backups";
 import { nomadProvider } from "../../components/nomad";
-import { LibsqlDatabaseRef } from "../../provisioning/jobs/libsql-databases";
+import { LibsqlDatabaseRef, libsqlPublicKeyPem } from "../../provisioning/jobs/libsql-databases";
 import { LIBSQL_VARIABLES } from "../../provisioning/jobs/libsql-job";
 import { evaluateStack, isSecretInput, lastRegistered, MockRun, ofType, unwrapSecrets } from "../harness/mocks";
 
@@ -76,7 +76,7 @@ describe("platform libSQL server on AWS", () => {
         assert.throws(() => libsqlBackupPolicy("arn:aws:s3:::b", "k", "eu-west-1", "x*"), /databaseId "x\*" must be of/);
     });
 
-    it("hands the writer's key, the admin key and the verifying key to the job through its two Variables, as secrets; none in the jobspec", async () => {
+    it("hands the writer's key and the admin key to the job through its two Variables, as secrets; none in the jobspec, which holds the verifying key", async () => {
         const r = await evaluate([{ app: "shop", label: "orders" }, { app: "blog", label: "default" }]);
         const variables = ofType(r, "nomad:index/variable:Variable");
         const shared = variables.find((v) => v.inputs.path === LIBSQL_VARIABLES.shared.path)!;
@@ -85,7 +85,7 @@ describe("platform libSQL server on AWS", () => {
         const sharedItems = unwrapSecrets(shared.inputs.items) as Record<string, string>;
         const serverItems = unwrapSecrets(server.inputs.items) as Record<string, string>;
         assert.equal(sharedItems.namespaces, "blog-default\nshop-orders\n");
-        assert.match(serverItems.jwt_public_keys, /^-----BEGIN PUBLIC KEY-----/);
+        assert.deepEqual(Object.keys(serverItems).sort(), ["backup_access_key_id", "backup_bucket", "backup_secret_access_key"]);
         assert.equal(serverItems.backup_bucket, one(r, "aws:s3/bucket:Bucket").state.bucket);
         assert.match(serverItems.backup_access_key_id, /^AKIA/);
         const jobspec = String(one(r, "nomad:index/job:Job").inputs.jobspec);
@@ -93,6 +93,8 @@ describe("platform libSQL server on AWS", () => {
             assert.ok(value.length > 10 && !jobspec.includes(value), "no secret in the jobspec");
         }
         assert.deepEqual(JSON.parse(jobspec).Job.TaskGroups[0].Services[0].Tags, ["blog-default", "shop-orders"]);
+        const seed = String(one(r, "random:index/randomBytes:RandomBytes").state.base64);
+        assert.ok(jobspec.includes(JSON.stringify(libsqlPublicKeyPem(seed)).slice(1, -1)), "the public key is in the jobspec");
     });
 
     it("refuses more namespaces than one Nomad Variable holds (64 KiB), before the server registers", async () => {

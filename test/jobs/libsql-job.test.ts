@@ -3,19 +3,24 @@ import { strict as assert } from "assert";
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
+import { generateKeyPairSync } from "crypto";
 import { AddressInfo } from "net";
 import { tmpdir } from "os";
 import * as path from "path";
 import {
     LIBSQL_DEFAULT_RESOURCES, LIBSQL_NAMESPACES_SCRIPT, LIBSQL_READY_SERVICE, LIBSQL_TASKS, LIBSQL_TEMPLATE_PATHS, LIBSQL_VARIABLES, LibsqlJobInput, libsqlJob, renderLibsqlJobspec,
 } from "../../provisioning/jobs/libsql-job";
+import { libsqlPublicKeyPem } from "../../provisioning/jobs/libsql-databases";
 import { SECOND_NS } from "../../provisioning/jobs/nomad-api";
 import { LIBSQL_PORTS, SERVICE_NAMES } from "../../provisioning/platform";
 import { LIBSQL_SERVER } from "../../provisioning/versions";
 import { assertValidNomadJob } from "../harness/nomad-job-schema";
 import { shellcheckFiles } from "../harness/validators";
 
-const INPUT: LibsqlJobInput = { datacenters: ["dc1"], architecture: "arm64", namespaces: ["shop-orders", "blog-posts"], backup: { region: "eu-west-1", databaseId: "spin-cloud-dev" } };
+const KEYS = [libsqlPublicKeyPem(Buffer.alloc(32, 2).toString("base64")), libsqlPublicKeyPem(Buffer.alloc(32, 1).toString("base64"))];
+const INPUT: LibsqlJobInput = {
+    datacenters: ["dc1"], architecture: "arm64", namespaces: ["shop-orders", "blog-posts"], backup: { region: "eu-west-1", databaseId: "spin-cloud-dev" }, jwtPublicKeys: [KEYS[0]],
+};
 const SCRIPT = path.join(__dirname, "..", "..", "provisioning", "jobs", "libsql-namespaces.sh");
 
 const taskOf = (input: LibsqlJobInput, name: string) => libsqlJob(input).TaskGroups[0].Tasks.find((t) => t.Name === name)!;
@@ -101,6 +106,37 @@ describe("libsql job", () => {
         for (const t of [...server.Templates!, ...sidecar.Templates!]) assert.match(t.DestPath, /^(secrets|local)\//);
         const paths = new Set([...renderLibsqlJobspec(INPUT).matchAll(/nomadVar \\"([^\\]+)\\"/g)].map((m) => m[1]));
         assert.deepEqual([...paths].sort(), [LIBSQL_VARIABLES.shared.path, LIBSQL_VARIABLES.server.path]);
+    });
+
+    it("writes sqld's key file as a literal of the job: every given PEM, in order; another key set changes only that template", () => {
+        const keyFile = (input: LibsqlJobInput) => taskOf(input, LIBSQL_TASKS.server).Templates!.find((t) => t.DestPath === LIBSQL_TEMPLATE_PATHS.jwtKeys)!;
+        assert.equal(keyFile(INPUT).EmbeddedTmpl, KEYS[0]);
+        const two = { ...INPUT, jwtPublicKeys: KEYS };
+        assert.equal(keyFile(two).EmbeddedTmpl, KEYS[0] + KEYS[1]);
+        assert.equal(keyFile(two).EmbeddedTmpl.match(/^-----BEGIN PUBLIC KEY-----$/gm)?.length, 2);
+        assert.ok(!keyFile(two).EmbeddedTmpl.includes("{{"), "no Variable behind it");
+        assert.equal(keyFile(two).Perms, "400");
+        // A template change is a destructive update (nomad v1.6.3 scheduler/util.go tasksUpdated): checked with the real Nomad in test/real/nomad/libsql-server.test.ts.
+        const [a, b] = [libsqlJob(INPUT), libsqlJob(two)];
+        const otherTemplates = (job: typeof a) => job.TaskGroups[0].Tasks.map((t) => ({ ...t, Templates: t.Templates!.filter((x) => x.DestPath !== LIBSQL_TEMPLATE_PATHS.jwtKeys) }));
+        assert.deepEqual(otherTemplates(b), otherTemplates(a));
+        assert.deepEqual({ ...b.TaskGroups[0], Tasks: [] }, { ...a.TaskGroups[0], Tasks: [] });
+        assert.notDeepEqual(b, a);
+    });
+
+    it("refuses a key set sqld would not verify tokens with: none, a private key, an RSA key, template code, two blocks in one entry, a key twice", () => {
+        const privatePem = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+        const rsaPem = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ type: "spki", format: "pem" }).toString();
+        const bad: [string[], RegExp][] = [
+            [[], /libsql job: jwtPublicKeys is \[\]; at least one PEM PUBLIC KEY: sqld refuses every token without one/],
+            [[privatePem], /jwtPublicKeys\[0\] is "-----BEGIN PRIVATE KEY-----.*; must be exactly one PEM PUBLIC KEY block/],
+            [[KEYS[0], rsaPem], /jwtPublicKeys\[1\] is .*; must be an Ed25519 public key .*; it is rsa/],
+            [[KEYS[0].replace("\n", "\n{{ env \"X\" }}")], /jwtPublicKeys\[0\] is .*; must be PEM text without \{\{ or \}\}/],
+            [[KEYS[0] + KEYS[1]], /jwtPublicKeys\[0\] is .*; must be exactly one PEM PUBLIC KEY block/],
+            [[KEYS[0].trimEnd()], /jwtPublicKeys\[0\] is .*; must be exactly one PEM PUBLIC KEY block \(SPKI\), ending in a newline/],
+            [[KEYS[1], KEYS[1]], /jwtPublicKeys\[1\] is .*; must be given once/],
+        ];
+        for (const [jwtPublicKeys, error] of bad) assert.throws(() => libsqlJob({ ...INPUT, jwtPublicKeys }), error);
     });
 
     it("refuses bad input, naming the field, the value and what is allowed", () => {

@@ -103,6 +103,17 @@ describe("settings validation", () => {
         rejects({ rootVolumeSizeGb: 8 }, "rootVolumeSizeGb", "8", /from 20 to 1000/);
     });
 
+    it("takes the libSQL signing key generation as an integer of 1 or more, from stack config as text", () => {
+        assert.strictEqual(resolveSpinCloudArgs(BASE).libsqlSigningKeyGeneration, 1);
+        assert.strictEqual(resolveSpinCloudArgs({ ...BASE, libsqlSigningKeyGeneration: 7 }).libsqlSigningKeyGeneration, 7);
+        rejects({ libsqlSigningKeyGeneration: 0 }, "libsqlSigningKeyGeneration", "0", /an integer of 1 or more/);
+        rejects({ libsqlSigningKeyGeneration: 1.5 }, "libsqlSigningKeyGeneration", "1.5", /an integer of 1 or more/);
+        rejects({ libsqlSigningKeyGeneration: "2" }, "libsqlSigningKeyGeneration", '"2"', /an integer of 1 or more/);
+        assert.deepStrictEqual(argsFromConfig((k) => (k === "libsqlSigningKeyGeneration" ? "2" : undefined)), { libsqlSigningKeyGeneration: 2 });
+        assert.throws(() => argsFromConfig((k) => (k === "libsqlSigningKeyGeneration" ? "1.5" : undefined)),
+            /spin-cloud:libsqlSigningKeyGeneration = "1.5" is not allowed: an integer/);
+    });
+
     it("parses lists from stack config and names a value that is not one", () => {
         const values: Record<string, string> = { operatorCidrs: '["203.0.113.7/32"]' };
         assert.deepStrictEqual(argsFromConfig((k) => values[k]), { operatorCidrs: ["203.0.113.7/32"] });

@@ -8,7 +8,10 @@
  * the per-namespace tokens (404 across namespaces, 401 without a token); a namespace added through
  * the Variable and the service tags appears without replacing or restarting sqld; after a purge
  * (a new allocation with an empty data dir) the sidecar's re-create restores the rows from S3;
- * no argv ever holds the admin key or the S3 secret. Needs root (exec's chroot and cgroups).
+ * a signing key rotation (the key file, a literal of the job, with the new and the old key) is a
+ * destructive update whose deployment brings sqld back on the same data trusting both keys, never
+ * answering 401 to the old token meanwhile; no argv ever holds the admin key or the S3 secret.
+ * Needs root (exec's chroot and cgroups).
  */
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
@@ -124,7 +127,8 @@ describe("real Nomad 1.6.3 + Consul + sqld 0.24.32 + s3s-fs: the platform libSQL
     });
 
     const n = () => nomad!;
-    const job = (namespaces: string[]) => runnableHere(libsqlJob({ datacenters: [DC], architecture: "x86_64", namespaces, backup: { region: "us-east-1", databaseId: "test" } }), archive!, ports, s3!);
+    const job = (namespaces: string[], jwtPublicKeys = [libsqlPublicKeyPem(seed)]) =>
+        runnableHere(libsqlJob({ datacenters: [DC], architecture: "x86_64", namespaces, backup: { region: "us-east-1", databaseId: "test" }, jwtPublicKeys }), archive!, ports, s3!);
     /** The shared Variable as LibsqlServer writes it: the admin key, one namespace a line. */
     const putShared = (namespaces: string[]) => nomadApi(n(), "PUT", `/v1/var/${LIBSQL_VARIABLES.shared.path}`, {
         Path: LIBSQL_VARIABLES.shared.path,
@@ -171,7 +175,6 @@ describe("real Nomad 1.6.3 + Consul + sqld 0.24.32 + s3s-fs: the platform libSQL
         await putShared([NS.shop, NS.blog]);
         await nomadApi(n(), "PUT", `/v1/var/${server.path}`, { Path: server.path, Items: {
             [server.items.bucket]: BUCKET, [server.items.accessKeyId]: secrets.s3Key, [server.items.secretAccessKey]: secrets.s3Secret,
-            [server.items.jwtPublicKeys]: libsqlPublicKeyPem(seed),
         } });
         const start = Date.now();
         const deployed = deploy(rendered);
@@ -306,13 +309,45 @@ describe("real Nomad 1.6.3 + Consul + sqld 0.24.32 + s3s-fs: the platform libSQL
             `argv: ${seen.samples} samples of ${seen.processesSeen} process argvs, no secret; whole suite ${Math.round((Date.now() - t0) / 1000)} s`);
     });
 
+    itWith(BINARIES, "a key rotation (new + old key in the job) replaces sqld on the same data; the old token is never refused, the new one works after", async () => {
+        const [before] = (await allocs()).filter((a) => a.ClientStatus === "running");
+        const next = randomBytes(32).toString("base64");
+        const rotated = job([NS.shop, NS.blog, NS.wiki], [libsqlPublicKeyPem(next), libsqlPublicKeyPem(seed)]);
+        const plan = await nomadApi<{ Annotations: { DesiredTGUpdates: Record<string, Record<string, number>> } }>(n(), "PUT", `/v1/job/${JOB}/plan`, { Job: rotated, Diff: true });
+        const updates = plan.Annotations.DesiredTGUpdates.libsql;
+        assert.deepEqual([updates.DestructiveUpdate ?? 0, updates.InPlaceUpdate ?? 0], [1, 0], `a template change is destructive (scheduler/util.go tasksUpdated): ${JSON.stringify(updates)}`);
+        // The old token, as an app that has not rolled yet sends it, every 100 ms through the rollout.
+        const answers: number[] = [];
+        let rolling = true;
+        const poll = (async () => {
+            while (rolling) {
+                answers.push(await sql(NS.shop, ["SELECT count(*) FROM orders"]).then((r) => r.status, () => 0));
+                await sleep(100);
+            }
+        })();
+        const start = Date.now();
+        await deploy(rotated).finally(() => { rolling = false; });
+        const deployMs = Date.now() - start;
+        await poll;
+        const fresh = (await allocs()).find((a) => a.ClientStatus === "running")!;
+        assert.notEqual(fresh.ID, before.ID, "a new allocation");
+        assert.equal((await alloc(fresh.ID)).PreviousAllocation, before.ID, "the sticky disk came along");
+        assert.deepEqual(answers.filter((s) => s !== 200 && s !== 0), [], `only 200 or no connection while sqld was replaced: ${JSON.stringify(answers)}`);
+        for (const key of [seed, next]) assert.equal((await hrana(ports.http, host(NS.shop), libsqlToken(NS.shop, key), ["SELECT count(*) FROM orders"])).status, 200);
+        assert.deepEqual(rowsOf(await hrana(ports.http, host(NS.shop), libsqlToken(NS.shop, next), ["SELECT item FROM orders ORDER BY id"]), 0), [["tea"], ["cake"], ["jam"], ["scone"]]);
+        const stranger = await hrana(ports.http, host(NS.shop), libsqlToken(NS.shop, randomBytes(32).toString("base64")), ["SELECT 1"]);
+        assert.equal(stranger.status, 401, "a key in neither generation");
+        const down = answers.filter((s) => s === 0).length;
+        figure(`key rotation: plan destructive 1; deployment successful ${deployMs} ms after registration; old token answered ${answers.length - down}x 200, ` +
+            `${down}x no connection (about ${down * 100} ms plus request time), 0x 401; rows kept (alloc ${before.ID.slice(0, 8)} -> ${fresh.ID.slice(0, 8)})`);
+    });
+
     itWith(BINARIES, "a wrong S3 key: /health stays 200 but a namespace cannot be created, so the readiness check goes critical while libsql's DNS stays up", async () => {
         const checksOf = async (service: string) => (JSON.parse((await request(`${consul!.url}/v1/health/checks/${service}`)).body) as { Name: string; Status: string }[])
             .map((c) => [c.Name, c.Status]);
         const { server } = LIBSQL_VARIABLES;
         const serverItems = (secret: string) => ({ Path: server.path, Items: {
             [server.items.bucket]: BUCKET, [server.items.accessKeyId]: secrets.s3Key, [server.items.secretAccessKey]: secret,
-            [server.items.jwtPublicKeys]: libsqlPublicKeyPem(seed),
         } });
         // From passing: the new allocation of the previous test reports its first check result within an interval.
         await explained(waitFor("namespaces-ready passing", async () => {
