@@ -220,11 +220,13 @@ function runtimeTask(runtime: BindleRuntime): Pick<NomadTask, "Driver" | "User" 
     }
 }
 
+export const BINDLE_SERVER_TASK = "bindle";
+
 /** The `bindle` task. `runtime` is checked (checkedBindleRuntime) by the caller. */
 export function bindleTask(runtime: BindleRuntime, resources: { readonly cpuMhz: number; readonly memoryMb: number }): NomadTask {
     const { Driver, User, Artifacts, Config, Templates, VolumeMounts } = runtimeTask(runtime);
     return {
-        Name: "bindle",
+        Name: BINDLE_SERVER_TASK,
         Driver,
         ...(User === undefined ? {} : { User }),
         ...(Artifacts === undefined ? {} : { Artifacts }),
