@@ -132,7 +132,7 @@ export class SpinApp extends pulumi.ComponentResource {
             ? pulumi.all([push.currentBindleId, push.currentParcels, digest]).apply(([id, parcels, d]) =>
                 jobFor(id && parcels ? id : content.bindleId, id && parcels ? parcels.map((p) => ({ path: p.path, sha256: p.sha256 })) : content.parcels, d))
             : digest?.apply((d) => jobFor(content.bindleId, content.parcels, d));
-        registerJob(name, pinnedJob ?? job, platform.nomad, this, [...pushed, ...secretDeps, ...provisioned.resources]);
+        registerJob(name, pinnedJob ?? job, platform.nomad, this, [...pushed, ...secretDeps, ...provisioned.resources], job);
 
         this.bindleId = content.bindleId;
         this.revision = push ? push.currentBindleId : pulumi.output(content.bindleId);

@@ -85,6 +85,17 @@ export class LibsqlServer extends pulumi.ComponentResource {
         if (Buffer.byteLength(namespaces) > LIBSQL_NAMESPACES_MAX_BYTES) {
             throw new Error(`LibsqlServer databases: ${databases.length} namespaces take ${Buffer.byteLength(namespaces)} bytes; one Nomad Variable holds at most ${LIBSQL_NAMESPACES_MAX_BYTES} of them`);
         }
+        const jobFor = (keys: readonly string[]) => libsqlJob({
+            datacenters: [args.datacenter],
+            architecture: args.architecture,
+            namespaces: databases.map((d) => d.namespace),
+            backup: { region: args.backup.region, databaseId: args.backupId },
+            jwtPublicKeys: keys,
+            resources: args.resources,
+        });
+        // The job is an Output (the keys come from the seeds, unknown in a preview that makes one),
+        // so its input is checked now with placeholder keys, before anything registers.
+        const shape = jobFor(generations.map((_, i) => libsqlPublicKeyPem(Buffer.alloc(32, i).toString("base64"))));
         super("spin-cloud:platform:LibsqlServer", name, {}, opts);
         const parent = { parent: this };
         this.databases = databases;
@@ -110,15 +121,7 @@ export class LibsqlServer extends pulumi.ComponentResource {
                 [server.items.secretAccessKey]: pulumi.secret(args.backup.secretAccessKey),
             },
         }, nomadResourceOptions(args.nomad, this));
-        // An Output (the keys come from the seeds): under a preview with new seeds the jobspec is unknown.
-        const job = registerJob(name, jwtPublicKeys.apply((keys) => libsqlJob({
-            datacenters: [args.datacenter],
-            architecture: args.architecture,
-            namespaces: databases.map((d) => d.namespace),
-            backup: { region: args.backup.region, databaseId: args.backupId },
-            jwtPublicKeys: keys,
-            resources: args.resources,
-        })), args.nomad, this, [sharedVariable, serverVariable]);
+        const job = registerJob(name, jwtPublicKeys.apply(jobFor), args.nomad, this, [sharedVariable, serverVariable], shape);
         this.jobId = job.name;
         this.registerOutputs({ jobId: this.jobId, namespaces: databases.map((d) => d.namespace) });
     }

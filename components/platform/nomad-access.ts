@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { NomadJob, renderJobspec } from "../../provisioning/jobs/nomad-api";
+import { deploymentWaitMinutes, NomadJob, renderJobspec } from "../../provisioning/jobs/nomad-api";
 import { jobVariablePath } from "../../provisioning/platform";
 import { Job, Provider, Variable } from "../nomad";
 
@@ -30,16 +30,21 @@ export function nomadResourceOptions(access: NomadAccess, parent: pulumi.Resourc
 /**
  * Registers `job` (built by a pure builder in provisioning/jobs) through the Nomad provider,
  * after the leader gate and `dependsOn`. Jobs wait for their deployment to finish (`detach:
- * false`), so a failed rollout fails `pulumi up` instead of passing silently.
+ * false`), so a failed rollout fails `pulumi up` instead of passing silently, for as long as the
+ * deployment may take (`deploymentWaitMinutes`; of `shape`, the job with its placeholders, when
+ * `job` is an Output).
  */
-export function registerJob(name: string, job: NomadJob | pulumi.Output<NomadJob>, access: NomadAccess, parent: pulumi.Resource, dependsOn: pulumi.Resource[] = []): Job {
+export function registerJob(name: string, job: NomadJob | pulumi.Output<NomadJob>, access: NomadAccess, parent: pulumi.Resource, dependsOn: pulumi.Resource[] = [], shape?: NomadJob): Job {
+    const known = pulumi.Output.isInstance(job) ? shape : job;
+    if (known === undefined) throw new Error(`registerJob ${name}: an Output job needs its shape (the same job with placeholders) for the deployment's timeout`);
+    const wait = `${deploymentWaitMinutes(known)}m`;
     return new Job(name, {
         // An Output job: one that depends on what a resource reports (a SpinApp pinned to a revision).
         jobspec: pulumi.Output.isInstance(job) ? job.apply(renderJobspec) : renderJobspec(job),
         json: true,
         detach: false,
         purgeOnDestroy: true,
-    }, nomadResourceOptions(access, parent, dependsOn));
+    }, { ...nomadResourceOptions(access, parent, dependsOn), customTimeouts: { create: wait, update: wait } });
 }
 
 /** The Nomad Variable a job's tasks read their secrets from (`nomad/jobs/<jobId>`). */

@@ -10,7 +10,12 @@
  */
 import { Architecture } from "../../provisioning/types";
 import { PINNED_VERSIONS } from "../../provisioning/versions";
-import { MAX_AVAILABILITY_ZONES, cidrContains, parseIpv4Cidr } from "./cidr";
+import { MAX_AVAILABILITY_ZONES, parseIpv4Cidr } from "./cidr";
+import { ConfigError } from "./config-error";
+import { validateDomain, validateOperatorCidrs } from "./endpoint-settings";
+
+export { ConfigError } from "./config-error";
+export { DOCUMENTATION_CIDRS } from "./endpoint-settings";
 
 export type NatGatewayMode = "single" | "perAz";
 
@@ -101,18 +106,11 @@ export const SETTINGS: { readonly [K in SettingKey]: Setting<K> } = {
     hostedZoneId: { type: "string", default: "", description: "Route 53 hosted zone id of appsDomain (empty when appsDomain is empty)." },
     exampleApp: { type: "boolean", default: false, description: "Deploy the example Spin app in apps/hello (build it first: bash apps/build.sh)." },
     loadBalancerProtection: { type: "boolean", default: false, description: "Deletion protection and access logs (encrypted S3 bucket) on both load balancers; set it in production." },
-    libsqlSigningKeyGeneration: { type: "integer", default: 1, description: "Generation of the platform libSQL server's token-signing key; bump it by one to rotate (sqld trusts this key and the previous one, the apps get tokens of this one; to retire a leaked key at once, bump twice, one up each)." },
+    libsqlSigningKeyGeneration: { type: "integer", default: 1, description: "Generation of the platform libSQL server's token-signing key; bump it by exactly one to rotate (sqld trusts this key and the previous one, the apps get tokens of this one; a jump or a step back gets 401s; to retire a leaked key at once, bump twice, one up each)." },
     operatorCidrs: { type: "array", default: [], description: "IPv4 CIDRs allowed to reach Nomad, Consul, the Traefik dashboard and Bindle (include where pulumi up runs). Required; never 0.0.0.0/0." },
     expectedVersions: { type: "array", default: [], description: "Versions this stack expects, as product@version (nomad, consul, spin, traefik, bindle, libsql); each must be the one spin-cloud pins, so a changed pin stops preview." },
 };
 
-/** A setting with a value that is not allowed. The message names key, value and what is allowed. */
-export class ConfigError extends Error {
-    constructor(readonly key: string, readonly value: unknown, readonly allowed: string) {
-        super(`spin-cloud:${key} = ${JSON.stringify(value)} is not allowed: ${allowed}`);
-        this.name = "ConfigError";
-    }
-}
 
 const NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 const INSTANCE_TYPE_PATTERN = /^([a-z]+)(\d+)([a-z-]*)\.([a-z0-9]+)$/;
@@ -209,54 +207,6 @@ export function checkExpectedVersions(entries: readonly string[]): void {
             throw new ConfigError("expectedVersions", entry,
                 `${product}@${pinned[product]}, the only ${product} version this spin-cloud pins with checksums; ` +
                 `to move to it, change this entry (nodes are replaced or jobs rolled on the next up)`);
-        }
-    }
-}
-
-const DNS_NAME_PATTERN = /^(?=.{4,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-const HOSTED_ZONE_PATTERN = /^Z[A-Z0-9]{1,31}$/;
-/** Operator networks wider than this are refused as "open to the internet in all but name". */
-const WIDEST_OPERATOR_PREFIX = 8;
-
-function validateDomain(appsDomain: string, hostedZoneId: string): void {
-    if (appsDomain !== "" && !DNS_NAME_PATTERN.test(appsDomain)) {
-        throw new ConfigError("appsDomain", appsDomain, "a lowercase DNS name such as 'apps.example.com', or empty for no domain");
-    }
-    if (hostedZoneId !== "" && !HOSTED_ZONE_PATTERN.test(hostedZoneId)) {
-        throw new ConfigError("hostedZoneId", hostedZoneId, "a Route 53 hosted zone id such as 'Z0123456789ABCDEFGHIJ', or empty");
-    }
-    if (appsDomain !== "" && hostedZoneId === "") {
-        throw new ConfigError("hostedZoneId", hostedZoneId, `the Route 53 zone id of ${appsDomain}: a domain needs its zone for the certificate and app records`);
-    }
-    if (appsDomain === "" && hostedZoneId !== "") {
-        throw new ConfigError("appsDomain", appsDomain, `the domain that hosted zone ${hostedZoneId} serves: a zone without a domain has nothing to hold`);
-    }
-}
-
-/**
- * The documentation ranges of RFC 5737 (TEST-NET-1/2/3): no operator is ever in them, so an
- * operator network inside one is a placeholder nobody replaced. The shipped stack files carry
- * such placeholders on purpose; `up` with them would wait out the leader gate and then fail.
- */
-export const DOCUMENTATION_CIDRS: readonly string[] = ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"];
-
-function validateOperatorCidrs(cidrs: readonly string[]): void {
-    if (!Array.isArray(cidrs) || cidrs.length === 0) {
-        throw new ConfigError("operatorCidrs", cidrs, "at least one IPv4 CIDR, e.g. your address as 'a.b.c.d/32': pulumi up reaches the Nomad API from there");
-    }
-    for (const cidr of cidrs) {
-        const parsed = typeof cidr === "string" ? parseIpv4Cidr(cidr) : undefined;
-        if (!parsed) {
-            throw new ConfigError("operatorCidrs", cidr, "IPv4 networks in CIDR form with zero host bits, e.g. 'a.b.c.d/32'");
-        }
-        if (parsed.prefix < WIDEST_OPERATOR_PREFIX) {
-            throw new ConfigError("operatorCidrs", cidr, `networks of /${WIDEST_OPERATOR_PREFIX} or narrower: operator endpoints are never open to the internet`);
-        }
-        const documentation = DOCUMENTATION_CIDRS.find((range) => cidrContains(parseIpv4Cidr(range)!, parsed));
-        if (documentation) {
-            throw new ConfigError("operatorCidrs", cidr, `your own network, not the documentation range ${documentation} (RFC 5737) ` +
-                "the shipped stack files hold as a placeholder: set yours with " +
-                "`pulumi config set --path 'spin-cloud:operatorCidrs[0]' <your-ip>/32` (and your CI runner's)");
         }
     }
 }

@@ -190,7 +190,10 @@ export const noCrossAppStoreAccess: StackValidationPolicy = {
         };
         // A table's own resource policy grants whatever principals it names, around the app's IAM user.
         for (const r of args.resources.filter((x) => x.type === TABLE_RESOURCE_POLICY)) {
-            for (const t of referenced(r, "resourceArn", args.resources, TABLE_TYPE).filter((x) => ownerOf(x) !== undefined)) {
+            // By the graph or the ARN, and by the table an index's or a stream's ARN belongs to.
+            const arnTable = tableOfArn(asString(peek(r.props, "resourceArn")) ?? "");
+            const targets = [...referenced(r, "resourceArn", args.resources, TABLE_TYPE), ...tables.filter((t) => arnTable !== undefined && peek(t.props, "name") === arnTable)];
+            for (const t of [...new Set(targets)].filter((x) => ownerOf(x) !== undefined)) {
                 report(`${describeResource(r.name, r.type)} attaches a resource policy to '${t.name}', a table of app '${ownerOf(t)}': it grants the principals it names `
                     + "beside the app's IAM user, which no check here sees. Grant through the app's user (AwsAppStores; share with shareWith/sharedFrom) and remove it.", r.urn);
             }

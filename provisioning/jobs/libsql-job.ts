@@ -284,9 +284,14 @@ export function libsqlJob(input: LibsqlJobInput): NomadJob {
             RestartPolicy: { Attempts: 3, Interval: minutes(5), Delay: seconds(10), Mode: "fail" },
             ReschedulePolicy: { Delay: seconds(30), DelayFunction: "exponential", MaxDelay: minutes(10), Unlimited: true },
             // No canary: a second sqld would be a second writer. The old allocation stops before the new one starts.
+            // No auto-revert: a failed deployment fails `pulumi up`, but the provider has recorded the
+            // new jobspec (terraform-provider-nomad v2.6.1 nomad/resource_job.go saves it before it
+            // waits), so the next `up` would see no change and roll the apps onto tokens of a key the
+            // reverted sqld does not trust. Without it Nomad keeps rescheduling the registered version:
+            // what runs is always what Pulumi recorded.
             Update: {
                 MaxParallel: 1, HealthCheck: "checks", MinHealthyTime: seconds(10),
-                HealthyDeadline: minutes(5), ProgressDeadline: minutes(10), AutoRevert: true, Canary: 0,
+                HealthyDeadline: minutes(5), ProgressDeadline: minutes(10), AutoRevert: false, Canary: 0,
             },
         }],
     };

@@ -155,6 +155,22 @@ export interface NomadJob {
  * `api.Job`, so both shapes register the same job. Go's `encoding/json` drops unknown keys
  * silently, which is why the tests check jobs against Nomad's schema with unknown keys refused.
  */
+/**
+ * How long `pulumi up` may wait for the job's deployment, in minutes: every placement may take its
+ * group's progress deadline (Nomad resets the deadline as each allocation turns healthy), canaries
+ * included, plus 5 for the evaluation. The provider's own default is 5 minutes
+ * (terraform-provider-nomad v2.6.1 nomad/resource_job.go `Timeouts`), less than one progress
+ * deadline: it would stop waiting, fail the update and record the new jobspec as applied while
+ * Nomad was still deploying it.
+ */
+export function deploymentWaitMinutes(job: NomadJob): number {
+    const ns = job.TaskGroups.reduce((sum, g) => {
+        const update = g.Update ?? job.Update;
+        return update === undefined ? sum : sum + update.ProgressDeadline * ((g.Count ?? 1) + (update.Canary ?? 0));
+    }, 0);
+    return Math.ceil(ns / minutes(1)) + 5;
+}
+
 export function renderJobspec(job: NomadJob): string {
     return jsonFile({ Job: job });
 }

@@ -5,7 +5,6 @@
  */
 import { strict as assert } from "assert";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
 import { AppDeclaration, platformLibsqlDatabases } from "../../components/apps/app-declarations";
 import { SpinApp } from "../../components/apps/spin-app";
 import { checkStoreSharing, SharingApp } from "../../components/apps/store-sharing";
@@ -15,6 +14,7 @@ import { spinCloudProgram } from "../../components/program";
 import { AWS_KEY_ITEMS, libsqlTokenItem, spinAppStoreVariablePath } from "../../provisioning/jobs/spin-runtime-config";
 import { fakeCloud } from "../harness/fake-cloud";
 import { evaluateStack, lastRegistered, ofType, unwrapSecrets } from "../harness/mocks";
+import { captureRegistration } from "../harness/registrations";
 import { ROOT } from "../harness/stack-config";
 
 const STATEFUL = path.join(ROOT, "test", "fixtures", "apps", "stateful");
@@ -25,15 +25,8 @@ const WIKI_STORES = { keyValue: { cache: { sharedFrom: "shop" } }, sqlite: { def
 const SHOP_STORES = { keyValue: { cache: { shareWith: ["wiki"] } }, sqlite: { default: { shareWith: ["wiki"] } } };
 const SHOP = app("shop", SHOP_STORES);
 
-/** `<type> <name>` of what the job of `app` waits for (the mocks record no dependencies; the registration's options do). */
-function jobDependencies(app: string): () => pulumi.Output<string[]> {
-    const deps: pulumi.Input<pulumi.Resource>[] = [];
-    pulumi.runtime.registerStackTransformation((a) => {
-        if (a.type === "nomad:index/job:Job" && a.name === app) deps.push(...([a.opts.dependsOn ?? []].flat() as pulumi.Resource[]));
-        return undefined;
-    });
-    return () => pulumi.all(deps.map((d) => (d as pulumi.Resource).urn)).apply((urns) => urns.map((u) => `${u.split("::")[2].split("$").pop()} ${u.split("::")[3]}`).sort());
-}
+/** `<type> <name>` of what the job of `app` waits for. */
+const jobDependencies = (app: string) => captureRegistration("nomad:index/job:Job", app).dependsOn;
 
 describe("store sharing between apps", () => {
     it("refuses a sharedFrom the owner cannot serve, naming the app, the field, the value and the fix", () => {
@@ -88,11 +81,14 @@ describe("store sharing between apps", () => {
     it("AWS: the owner's table and namespace, a policy naming exactly the shared table, the user tagged, no store of the sharer's own", async () => {
         const r = await evaluateStack("dev", () => {
             const waits = jobDependencies("wiki");
+            const variables = ["shop", "wiki"].map((a) => captureRegistration("nomad:index/variable:Variable", `${a}-stores`).dependsOn);
             const cloud = fakeCloud({}, { libsqlDatabases: [{ app: "shop", label: "default" }] });
             new SpinApp("shop", { cloud, source: STATEFUL, stores: SHOP_STORES });
             new SpinApp("wiki", { cloud, source: STATEFUL, stores: WIKI_STORES });
-            return { waits: waits() };
+            return { waits: waits(), variableWaits: variables.map((v) => v()) };
         });
+        // Both apps' tokens are written once the server trusts their key (a rotation rolls sqld first).
+        for (const deps of r.outputs.variableWaits as string[][]) assert.ok(deps.includes("spin-cloud:platform:LibsqlServer fake-app-stores-libsql"), JSON.stringify(deps));
         // wiki's job starts once its Variable, its policy, shop's table and the libSQL server exist.
         for (const dep of ["nomad:index/variable:Variable wiki-stores", "aws:iam/userPolicy:UserPolicy wiki-stores", "aws:dynamodb/table:Table shop-kv-cache", "spin-cloud:platform:LibsqlServer fake-app-stores-libsql"]) {
             assert.ok((r.outputs.waits as string[]).includes(dep), `${dep} in ${JSON.stringify(r.outputs.waits)}`);

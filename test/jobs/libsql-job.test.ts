@@ -35,6 +35,8 @@ describe("libsql job", () => {
         assert.equal(group.Count, 1);
         assert.equal(group.Update?.Canary, 0);
         assert.equal(group.Update?.MaxParallel, 1);
+        // What runs is what Pulumi recorded: a failed rotation is not reverted under the apps' new tokens.
+        assert.equal(group.Update?.AutoRevert, false);
         assert.deepEqual(group.EphemeralDisk, { SizeMB: LIBSQL_DEFAULT_RESOURCES.diskMb, Sticky: true, Migrate: true });
         assert.ok((group.StopAfterClientDisconnect ?? 0) > 0 && (group.StopAfterClientDisconnect ?? 0) <= 60 * SECOND_NS);
         assert.deepEqual(group.Tasks.map((t) => t.Name), [LIBSQL_TASKS.server, LIBSQL_TASKS.namespaces]);
