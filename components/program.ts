@@ -46,8 +46,8 @@ export interface SpinCloudProgramOptions {
  */
 function programApps(programOwn: readonly ProgramApp[], options: SpinCloudProgramOptions) {
     const apps = options.apps ?? [];
-    const stores = checkAppDeclarations(programOwn, apps);
-    const declare = (cloud: AppCloud) => [...declareSpinApps(cloud, programOwn, apps), ...(options.declareApps?.(cloud) ?? [])];
+    const { stores, order } = checkAppDeclarations(programOwn, apps);
+    const declare = (cloud: AppCloud) => [...declareSpinApps(cloud, programOwn, apps, order), ...(options.declareApps?.(cloud) ?? [])];
     return { declare, stores, libsqlDatabases: () => platformLibsqlDatabases(programOwn, apps) };
 }
 

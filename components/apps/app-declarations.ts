@@ -30,9 +30,10 @@ export interface ProgramApp {
  * given once, exactly one of `source` and `bindle`, a `source`'s built files (the error says what
  * to run: the setting's build command, else `spin build` in that directory), its triggers and
  * variables, `revisions` and `revision`; then the stores they share from one another. Returns
- * each app's store labels and options, for the target's own checks.
+ * each app's store labels and options (for the target's own checks), and the order that declares
+ * owners first (for declareSpinApps).
  */
-export function checkAppDeclarations(programApps: readonly ProgramApp[], apps: readonly AppDeclaration[], root: string = process.cwd()): SharingApp[] {
+export function checkAppDeclarations(programApps: readonly ProgramApp[], apps: readonly AppDeclaration[], root: string = process.cwd()): { stores: SharingApp[]; order: string[] } {
     const sharing: SharingApp[] = [];
     const owners = new Map<string, string>();
     const all = [...programApps.map((p) => ({ app: p.app, builtBy: p.builtBy as BuiltBy | undefined, where: `spin-cloud:${p.builtBy.setting}` })),
@@ -55,8 +56,7 @@ export function checkAppDeclarations(programApps: readonly ProgramApp[], apps: r
         checkRevisions(app.name, app);
         sharing.push({ name: app.name, declared: declaredStores(app, root), stores: app.stores });
     }
-    checkStoreSharing(sharing);
-    return sharing;
+    return { stores: sharing, order: checkStoreSharing(sharing) };
 }
 
 /** The store labels an app uses: its spin.toml's, or for a prebuilt bindle the `stores` keys (as SpinApp reads them). */
@@ -86,12 +86,11 @@ export function platformLibsqlDatabases(programApps: readonly ProgramApp[], apps
 }
 
 /**
- * The declared apps as SpinApps on `cloud`, in the declared order (the program's own first)
- * except that an app whose store another shares comes before it (checkStoreSharing).
+ * The declared apps as SpinApps on `cloud`, constructed in `order` (checkAppDeclarations: an app
+ * whose store another shares comes before it) and returned in the declared order (the program's own first).
  */
-export function declareSpinApps(cloud: AppCloud, programApps: readonly ProgramApp[], apps: readonly AppDeclaration[], root: string = process.cwd()): SpinApp[] {
+export function declareSpinApps(cloud: AppCloud, programApps: readonly ProgramApp[], apps: readonly AppDeclaration[], order: readonly string[]): SpinApp[] {
     const all = [...programApps.map((p) => p.app), ...apps];
-    const order = checkStoreSharing(all.map((app) => ({ name: app.name, declared: declaredStores(app, root), stores: app.stores })));
     const made = new Map(order.map((name) => {
         const { name: _name, ...args } = all.find((a) => a.name === name)!;
         return [name, new SpinApp(name, { ...args, cloud })] as const;

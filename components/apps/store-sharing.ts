@@ -10,12 +10,13 @@
  * apps before anything registers (`checkStoreSharing`), and per cloud as each SpinApp is
  * constructed (`ownerStoresOn`). Pure, apart from the per-cloud record of constructed apps' stores.
  */
+import { SPIN_APP_NAME_PATTERN } from "../../provisioning/jobs/spin-app-job-input";
 import type { AppStoresArgs, CheckedAppStores } from "./stores";
 
 export type StoreKind = "keyValue" | "sqlite";
 export const STORE_KINDS: readonly StoreKind[] = ["keyValue", "sqlite"];
-const MANIFEST_KEY: Record<StoreKind, string> = { keyValue: "key_value_stores", sqlite: "sqlite_databases" };
-const APP_NAME = /^[a-z]([a-z0-9-]*[a-z0-9])?$/;
+/** The spin.toml key that declares each kind's labels. */
+export const MANIFEST_KEY: Record<StoreKind, string> = { keyValue: "key_value_stores", sqlite: "sqlite_databases" };
 
 /** What sharing needs of an app: its name, the labels its manifest declares, its `stores` options. */
 export interface SharingApp {
@@ -37,7 +38,7 @@ export function checkedShareWith(app: string, field: string, list: unknown): rea
     const fail = (value: unknown, allowed: string): never => { throw new Error(`SpinApp ${app}: ${field}.shareWith is ${JSON.stringify(value)}; ${allowed}`); };
     if (!Array.isArray(list)) fail(list, "must be a list of app names");
     (list as unknown[]).forEach((name, i) => {
-        if (typeof name !== "string" || !APP_NAME.test(name)) fail(list, `entry ${i} must be an app name (a DNS label)`);
+        if (typeof name !== "string" || !SPIN_APP_NAME_PATTERN.test(name)) fail(list, `entry ${i} must be an app name (a DNS label)`);
         if (name === app) fail(list, "an app does not share a store with itself");
         if ((list as unknown[]).indexOf(name) !== i) fail(list, `names ${JSON.stringify(name)} twice`);
     });

@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SpinAppStores } from "../../provisioning/jobs/spin-runtime-config";
 import { checkedStoreLabel } from "../../provisioning/jobs/spin-store-labels";
 import { NomadAccess } from "../platform/nomad-access";
-import { checkedShareWith, isShared, OwnerStores, sharedFromOf } from "./store-sharing";
+import { checkedShareWith, isShared, MANIFEST_KEY, OwnerStores, sharedFromOf, StoreKind } from "./store-sharing";
 
 export type StoreTarget = "local" | "aws";
 
@@ -143,11 +143,11 @@ export function checkedAppStores(app: string, declared: { keyValue: readonly str
     for (const key of Object.keys(args ?? {})) {
         if (!(APP_STORES_KEYS as readonly string[]).includes(key)) fail(app, `stores.${key}`, (args as Record<string, unknown>)[key], `is not a stores option (${APP_STORES_KEYS.join(", ")})`);
     }
-    const one = <T>(kind: "keyValue" | "sqlite", manifestKey: string): CheckedStore<T>[] => {
+    const one = <T>(kind: StoreKind): CheckedStore<T>[] => {
         const given = (args?.[kind] ?? {}) as Readonly<Record<string, { backend?: string }>>;
         const labels = declared[kind];
         for (const label of Object.keys(given)) {
-            if (!labels.includes(label)) fail(app, `stores.${kind}.${label}`, label, `the manifest declares no such label in any component's ${manifestKey} (declared: ${labels.join(", ") || "none"})`);
+            if (!labels.includes(label)) fail(app, `stores.${kind}.${label}`, label, `the manifest declares no such label in any component's ${MANIFEST_KEY[kind]} (declared: ${labels.join(", ") || "none"})`);
         }
         return [...labels].sort().map((label) => {
             const field = `stores.${kind}.${label}`;
@@ -183,8 +183,8 @@ export function checkedAppStores(app: string, declared: { keyValue: readonly str
             return { label, args: { ...options, backend, retainOnDelete: o.retainOnDelete !== false } as unknown as OwnStore<T> };
         });
     };
-    const keyValue = one<KeyValueStoreArgs>("keyValue", "key_value_stores");
-    const sqlite = one<SqliteDatabaseArgs>("sqlite", "sqlite_databases");
+    const keyValue = one<KeyValueStoreArgs>("keyValue");
+    const sqlite = one<SqliteDatabaseArgs>("sqlite");
     const generation = args?.accessKeyGeneration;
     const dynamo = keyValue.some((s) => s.args.backend === "aws_dynamo");
     if (generation !== undefined) {

@@ -14,7 +14,8 @@ export const DYNAMO_ACTIONS = [
 /** What DynamoDB needs of a customer managed key on the caller's behalf (kms:ViaService). */
 export const KMS_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"] as const;
 export const DYNAMO_TABLE_MAX = 255;
-const IAM_USER_MAX = 64;
+/** IAM user names: at most 64 characters. */
+export const IAM_USER_MAX = 64;
 /** IAM and DynamoDB tag values: at most 256 characters of letters, digits, spaces and `_.:/=+-@`. */
 const TAG_VALUE_MAX = 256;
 /** IAM's limit on a user's inline policies, all together, without whitespace (IAM and AWS STS quotas). */
@@ -75,8 +76,6 @@ export interface KeyValueStoreRef {
 
 /** The app's DynamoDB side, checked against AWS's limits. */
 export interface AppStoreIam {
-    /** Every table the app's policy names: its own, then the ones it shares. */
-    readonly tables: readonly string[];
     /** The user's `spin-cloud:shares`: `<owner>/<label>` of each shared store, sorted, space-separated; undefined when none. */
     readonly sharesTag?: string;
     /** Each own table's `spin-cloud:shared-with`, by label: the apps it is shared with, sorted, space-separated. */
@@ -102,7 +101,6 @@ export function appStoreIam(cluster: string, region: string, app: string, keyVal
     }
     const shared = keyValue.filter((s) => s.sharedFrom !== undefined).map((s) => `${s.sharedFrom}/${s.label}`);
     return {
-        tables,
         ...(shared.length > 0 ? { sharesTag: tagValue(app, "stores.keyValue's sharedFrom", SHARES_TAG, shared) } : {}),
         sharedWithTags: Object.fromEntries(keyValue.filter((s) => s.sharedFrom === undefined && (s.shareWith ?? []).length > 0)
             .map((s) => [s.label, tagValue(app, `stores.keyValue.${s.label}.shareWith`, SHARED_WITH_TAG, s.shareWith!)])),

@@ -12,7 +12,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { fitName, PolicyDocument } from "./app-store-iam";
+import { fitName, IAM_USER_MAX, PolicyDocument } from "./app-store-iam";
 import { privateBucket, tlsOnlyStatement } from "./private-bucket";
 
 /**
@@ -28,7 +28,6 @@ export const LIBSQL_BUCKET_ACTIONS = ["s3:ListBucket"] as const;
 export const LIBSQL_OBJECT_ACTIONS = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"] as const;
 /** What S3 needs of the bucket's KMS key on the writer's behalf (SSE-KMS with a bucket key). */
 export const LIBSQL_KMS_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"] as const;
-const IAM_USER_MAX = 64;
 /** The bucket's lifecycle: noncurrent versions (overwritten or deleted backup objects) are kept this long. */
 export const LIBSQL_NONCURRENT_DAYS = 30;
 

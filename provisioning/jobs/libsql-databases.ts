@@ -17,6 +17,7 @@
 import * as crypto from "crypto";
 import { ed25519KeyFromSeed } from "../ed25519";
 import { LIBSQL_PORTS, SERVICE_NAMES } from "../platform";
+import { SPIN_APP_NAME_PATTERN } from "./spin-app-job-input";
 import { checkedStoreLabel } from "./spin-store-labels";
 
 /** One app's SQLite label served by the platform server. */
@@ -48,7 +49,7 @@ export function checkedLibsqlDatabases(refs: readonly LibsqlDatabaseRef[], where
     const byNamespace = new Map<string, LibsqlNamespace>();
     for (const [i, ref] of refs.entries()) {
         const field = `${where}[${i}]`;
-        if (typeof ref.app !== "string" || !/^[a-z]([a-z0-9-]*[a-z0-9])?$/.test(ref.app)) {
+        if (typeof ref.app !== "string" || !SPIN_APP_NAME_PATTERN.test(ref.app)) {
             throw new Error(`${field}.app is ${JSON.stringify(ref.app)}; must be an app name (a DNS label starting with a letter)`);
         }
         checkedStoreLabel(ref.label, `${field}.label`);
